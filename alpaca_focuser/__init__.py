@@ -1,0 +1,3 @@
+"""ASCOM Alpaca server for the Celestron Focus Motor."""
+
+__version__ = "1.0.0"

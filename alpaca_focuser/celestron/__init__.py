@@ -1,0 +1,1 @@
+"""Celestron AUX protocol: frames, focuser commands and the serial link. No Alpaca knowledge here."""

@@ -1,0 +1,182 @@
+"""AuxLink: one serial port (any pyserial URL) speaking AUX request/reply to one device.
+
+The link is deliberately synchronous and single-threaded: the focuser's worker thread is its only
+user, so two requests can never interleave bytes on the wire.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TypeVar
+
+import serial
+
+from .commands import DeviceId, Request, ReplyError
+from .packet import FrameDecoder, Packet
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+DEFAULT_BAUD = 9600
+DEFAULT_TIMEOUT = 1.0
+DEFAULT_TRIES = 3
+
+
+class AuxError(Exception):
+    """A request that did not get a usable reply; the message names the port and the command."""
+
+
+class NoReply(AuxError):
+    pass
+
+
+class LinkClosed(AuxError):
+    pass
+
+
+class MalformedReply(AuxError):
+    pass
+
+
+@dataclass
+class LinkStats:
+    """Traffic counters, read by diagnostics and the wire-traffic benchmark."""
+
+    requests: int = 0
+    frames_sent: int = 0
+    bytes_sent: int = 0
+    frames_received: int = 0
+    bytes_received: int = 0
+    retries: int = 0
+    echoes_ignored: int = 0
+
+
+class AuxLink:
+    def __init__(
+        self,
+        url: str,
+        *,
+        baud: int = DEFAULT_BAUD,
+        source: int = DeviceId.APP,
+        device: int = DeviceId.FOCUSER,
+        timeout: float = DEFAULT_TIMEOUT,
+        tries: int = DEFAULT_TRIES,
+    ) -> None:
+        self.url = url
+        self.baud = baud
+        self.source = source
+        self.device = device
+        self.timeout = timeout
+        self.tries = tries
+        self.stats = LinkStats()
+        self._decoder = FrameDecoder()
+        self._port: serial.SerialBase | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_open(self) -> bool:
+        return self._port is not None and self._port.is_open
+
+    @property
+    def dropped_bytes(self) -> int:
+        return self._decoder.dropped_bytes
+
+    def open(self) -> None:
+        if self.is_open:
+            return
+        try:
+            self._port = serial.serial_for_url(self.url, baudrate=self.baud, timeout=self.timeout, write_timeout=self.timeout)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
+        self._decoder.reset()
+        log.debug("opened %s at %d baud", self.url, self.baud)
+
+    def close(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            try:
+                port.close()
+            except (serial.SerialException, OSError):
+                pass
+            log.debug("closed %s", self.url)
+
+    def __enter__(self) -> AuxLink:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request(self, request: Request[T]) -> T:
+        """Send ``request`` and return its parsed reply, trying up to ``tries`` times."""
+        packet = Packet(self.source, self.device, request.command, request.data)
+        with self._lock:
+            self.stats.requests += 1
+            failure: AuxError | None = None
+            for attempt in range(self.tries):
+                if attempt:
+                    self.stats.retries += 1
+                    log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
+                self._send(packet, request.name, flush=attempt > 0)
+                try:
+                    reply = self._receive(packet, request.name)
+                except NoReply as exc:
+                    failure = exc
+                    continue
+                try:
+                    return request.parse(reply.data)
+                except ReplyError as exc:
+                    failure = MalformedReply(f"{self.url}: malformed reply to {request.name} ({packet}): {exc}")
+            assert failure is not None
+            raise failure
+
+    def _port_or_raise(self, name: str) -> serial.SerialBase:
+        if self._port is None or not self._port.is_open:
+            raise LinkClosed(f"{self.url}: cannot send {name}, the port is not open")
+        return self._port
+
+    def _send(self, packet: Packet, name: str, *, flush: bool) -> None:
+        port = self._port_or_raise(name)
+        frame = packet.encode()
+        try:
+            if flush:
+                port.reset_input_buffer()
+                self._decoder.reset()
+            port.write(frame)
+            port.flush()
+        except (serial.SerialException, OSError) as exc:
+            self.close()
+            raise LinkClosed(f"{self.url}: link lost while sending {name} ({packet}): {exc}") from exc
+        self.stats.frames_sent += 1
+        self.stats.bytes_sent += len(frame)
+
+    def _receive(self, request: Packet, name: str) -> Packet:
+        port = self._port_or_raise(name)
+        deadline = time.monotonic() + self.timeout
+        seen: list[str] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                heard = f"; heard only {', '.join(seen[:4])}" if seen else ""
+                garbage = f"; {self._decoder.dropped_bytes} garbage bytes dropped so far" if self._decoder.dropped_bytes else ""
+                raise NoReply(f"{self.url}: no reply to {name} ({request}) within {self.timeout:g} s{heard}{garbage}")
+            try:
+                port.timeout = remaining
+                chunk = port.read(max(1, port.in_waiting))
+            except (serial.SerialException, OSError, TypeError) as exc:
+                self.close()
+                raise LinkClosed(f"{self.url}: link lost while waiting for the reply to {name}: {exc}") from exc
+            if not chunk:
+                continue
+            self.stats.bytes_received += len(chunk)
+            for packet in self._decoder.feed(chunk):
+                self.stats.frames_received += 1
+                if packet.reply_to(request):
+                    return packet
+                if packet == request:
+                    self.stats.echoes_ignored += 1
+                    continue
+                seen.append(str(packet))
