@@ -1,0 +1,79 @@
+"""``alpaca-focuser ports``: list the serial ports and tell which one is the Celestron focuser.
+
+Only ports with the focuser's USB id (and ports named with --probe) get a version request; other
+ports are listed but left alone, since AUX bytes could disturb a mount or a GPS on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .celestron.link import DEFAULT_BAUD
+from .celestron.port_finder import CELESTRON_USB_ID, PortInfo, ProbeResult, list_ports, probe
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "Exit status: 0 when a focuser answered, 1 when none did."
+    parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help=f"serial speed of the version request (default {DEFAULT_BAUD})")
+    parser.add_argument(
+        "--probe",
+        metavar="PORT",
+        action="append",
+        default=[],
+        help="also send a version request to PORT (a device path or pyserial URL, e.g. a pty); repeatable",
+    )
+    parser.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for each version reply (default 1)")
+
+
+def _status(info: PortInfo | None, result: ProbeResult | None) -> str:
+    if result is not None and result.confirmed:
+        return f"<- the Celestron focuser ({result.reason.removeprefix('Celestron focuser, ')})"
+    if result is not None:
+        prefix = "has the focuser's USB id but " if info is not None and info.is_celestron_id else ""
+        return f"{prefix}did not answer as the focuser: {result.reason}"
+    return ""
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.baud <= 0:
+        print(f"--baud must be a positive number of baud, not {args.baud}")
+        return 2
+    ports = list_ports()
+    rows: list[tuple[str, str, str, str]] = []
+    found: list[tuple[str, PortInfo | None]] = []
+    for info in ports:
+        result = probe(info.device, baud=args.baud, timeout=args.timeout) if info.is_celestron_id else None
+        rows.append((info.device, info.usb_id or "no USB id", info.description, _status(info, result)))
+        if result is not None and result.confirmed:
+            found.append((info.device, info))
+    for port in args.probe:
+        result = probe(port, baud=args.baud, timeout=args.timeout)
+        rows.append((port, "no USB id", "given with --probe", _status(None, result)))
+        if result.confirmed:
+            found.append((port, None))
+
+    if rows:
+        widths = [max(len(row[column]) for row in rows + [("PORT", "USB ID", "DESCRIPTION", "")]) for column in range(3)]
+        header = ("PORT", "USB ID", "DESCRIPTION")
+        print("  ".join(title.ljust(width) for title, width in zip(header, widths)).rstrip())
+        for row in rows:
+            print(("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths)) + "  " + row[3]).rstrip())
+    else:
+        print("No serial ports found.")
+    print()
+
+    if not found:
+        print(f"No focuser answered. The Celestron Focus Motor shows up with USB id {CELESTRON_USB_ID}; check that its")
+        print("USB cable is plugged in and that it has power through its AUX cable. Other ways to reach it, for config.toml:")
+        print('  port = "socket://HOST:2000"   # a Celestron WiFi module or ser2net')
+        print('  port = "sim://"               # the built-in simulator, to try the server without hardware')
+        return 1
+    print("Put this in the [[focuser]] section of config.toml:")
+    for port, info in found:
+        if info is not None and info.stable_path:
+            print(f'  port = "{info.stable_path}"   # stays the same when the USB link re-enumerates')
+        else:
+            print(f'  port = "{port}"')
+    if any(info is not None for _, info in found):
+        print('or port = "auto" to find it by its USB id at every start.')
+    return 0
