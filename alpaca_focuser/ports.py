@@ -7,6 +7,7 @@ ports are listed but left alone, since AUX bytes could disturb a mount or a GPS 
 from __future__ import annotations
 
 import argparse
+import os
 
 from .celestron.link import DEFAULT_BAUD
 from .celestron.port_finder import CELESTRON_USB_ID, PortInfo, ProbeResult, list_ports, probe
@@ -39,18 +40,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"--baud must be a positive number of baud, not {args.baud}")
         return 2
     ports = list_ports()
+    asked = {os.path.realpath(port) for port in args.probe}
     rows: list[tuple[str, str, str, str]] = []
     found: list[tuple[str, PortInfo | None]] = []
-    for info in ports:
-        result = probe(info.device, baud=args.baud, timeout=args.timeout) if info.is_celestron_id else None
-        rows.append((info.device, info.usb_id or "no USB id", info.description, _status(info, result)))
+
+    def check(port: str, info: PortInfo | None, description: str) -> None:
+        wanted = (info is not None and info.is_celestron_id) or os.path.realpath(port) in asked
+        result = probe(port, baud=args.baud, timeout=args.timeout) if wanted else None
+        rows.append((port, (info.usb_id if info else None) or "no USB id", description, _status(info, result)))
         if result is not None and result.confirmed:
-            found.append((info.device, info))
-    for port in args.probe:
-        result = probe(port, baud=args.baud, timeout=args.timeout)
-        rows.append((port, "no USB id", "given with --probe", _status(None, result)))
-        if result.confirmed:
-            found.append((port, None))
+            found.append((port, info))
+
+    for info in ports:
+        check(info.device, info, info.description)
+    listed = {os.path.realpath(info.device) for info in ports}
+    for port in dict.fromkeys(args.probe):
+        if os.path.realpath(port) not in listed:
+            check(port, None, "given with --probe")
 
     if rows:
         widths = [max(len(row[column]) for row in rows + [("PORT", "USB ID", "DESCRIPTION", "")]) for column in range(3)]
@@ -74,6 +80,6 @@ def run(args: argparse.Namespace) -> int:
             print(f'  port = "{info.stable_path}"   # stays the same when the USB link re-enumerates')
         else:
             print(f'  port = "{port}"')
-    if any(info is not None for _, info in found):
+    if any(info is not None and info.is_celestron_id for _, info in found):
         print('or port = "auto" to find it by its USB id at every start.')
     return 0
