@@ -299,6 +299,7 @@ class _Reader:
         server_data = data.get("server", {})
         if not isinstance(server_data, dict):
             raise self.fail(("server",), "server must be a table", "Write it as a [server] section header followed by its keys.")
+        self.reject_unknown(server_data, tuple(SERVER_RULES), ("server",), "in [server]")
         server = ServerSettings(**self.fields(server_data, SERVER_RULES, ("server",), "[server]"))
 
         focuser_data = data.get("focuser")
@@ -459,6 +460,8 @@ def atomic_write(path: Path, text: str, what: str = "the configuration") -> None
         current = os.stat(path)
     except OSError as exc:
         raise _write_failure(path, exc, what) from None
+    if _on_read_only_file_system(path):
+        raise _write_failure(path, OSError(errno.EROFS, os.strerror(errno.EROFS)), what)
     if not current.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
         raise ConfigError(
             f"could not save {what} to {path}: the file is read-only. The file is unchanged; "
@@ -486,6 +489,13 @@ def atomic_write(path: Path, text: str, what: str = "the configuration") -> None
             except OSError:
                 pass
     _sync_folder(path.parent)
+
+
+def _on_read_only_file_system(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):
+        return False  # no statvfs on Windows; the write itself reports the problem there
 
 
 def _sync_folder(folder: Path) -> None:
