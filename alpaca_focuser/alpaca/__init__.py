@@ -1,0 +1,1 @@
+"""The Alpaca HTTP face: device API from a member table, management API, setup pages."""

@@ -1,0 +1,54 @@
+"""The JSON envelope every Alpaca reply travels in, and the server's transaction numbers."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from typing import Any
+
+import falcon
+
+from ..errors import AlpacaError
+
+NO_VALUE: Any = object()  # marks a PUT member that returns nothing, so the reply has no Value
+
+
+class TransactionCounter:
+    """ServerTransactionID: from 1, one number per reply, unique across all request threads."""
+
+    def __init__(self) -> None:
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            return next(self._numbers)
+
+
+def envelope(
+    client_transaction_id: int,
+    server_transaction_id: int,
+    value: Any = NO_VALUE,
+    error: AlpacaError | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if value is not NO_VALUE:
+        body["Value"] = value
+    body["ClientTransactionID"] = client_transaction_id
+    body["ServerTransactionID"] = server_transaction_id
+    body["ErrorNumber"] = error.number if error else 0
+    body["ErrorMessage"] = error.message if error else ""
+    return body
+
+
+def send_json(resp: falcon.Response, body: dict[str, Any]) -> None:
+    resp.status = falcon.HTTP_200
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def send_text(resp: falcon.Response, status: str, message: str) -> None:
+    resp.status = status
+    resp.content_type = falcon.MEDIA_TEXT
+    resp.text = message

@@ -1,0 +1,146 @@
+"""The Alpaca HTML setup pages: the server's at /setup and one per device.
+
+They show what a user needs to check an installation at a glance: where the server listens,
+which focusers it has, and for each one whether it is connected, and if not, why.
+"""
+
+from __future__ import annotations
+
+import datetime
+from html import escape
+
+import falcon
+
+from .. import __version__
+from ..device import FocuserState
+from .management import ServerInfo
+from .served import ServedDevice
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; max-width: 50em; color: #222; }
+table { border-collapse: collapse; margin-bottom: 1.5em; }
+th, td { text-align: left; padding: 0.3em 1em 0.3em 0; vertical-align: top; }
+th { font-weight: 600; white-space: nowrap; }
+.bad { color: #b00020; }
+.good { color: #1b5e20; }
+"""
+
+
+def page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body><h1>{escape(title)}</h1>{body}</body></html>\n"
+    )
+
+
+def rows(items: list[tuple[str, str]]) -> str:
+    """A two-column table; the values are HTML already, the labels are escaped here."""
+    return "<table>" + "".join(f"<tr><th>{escape(label)}</th><td>{value}</td></tr>" for label, value in items) + "</table>"
+
+
+def send_html(resp: falcon.Response, status: str, html: str) -> None:
+    resp.status = status
+    resp.content_type = falcon.MEDIA_HTML
+    resp.text = html
+
+
+class ServerSetupPage:
+    def __init__(self, info: ServerInfo, devices: dict[str, list[ServedDevice]]) -> None:
+        self._info = info
+        self._devices = devices
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        info = self._info
+        addresses = "<br>".join(escape(address) for address in info.addresses()) or "none found"
+        discovery = f"UDP port {info.discovery_port}" if info.discovery_port is not None else "off"
+        server = rows([
+            ("Server", escape(info.name)),
+            ("Location", escape(info.location)),
+            ("Version", f"alpaca-focuser {escape(__version__)}"),
+            ("Addresses", addresses),
+            ("Alpaca discovery", escape(discovery)),
+            ("mDNS advertisement", "on" if info.mdns else "off"),
+        ])  # fmt: skip
+        listing = "".join(
+            f"<tr><td>{escape(served.label)}</td><td>{escape(served.device.name)}</td>"
+            f"<td>{connection_text(served)}</td>"
+            f"<td><a href=\"/setup/v1/{served.device_type}/{served.number}/setup\">setup</a></td></tr>"
+            for served_devices in self._devices.values()
+            for served in served_devices
+        )
+        devices = f"<h2>Devices</h2><table><tr><th>Device</th><th>Name</th><th>State</th><th></th></tr>{listing}</table>"
+        notes = (
+            "<p>The server's settings live in its configuration file; change them there and restart. "
+            "Alpaca clients (N.I.N.A., ConformU, alpyca) find the server by discovery or at one of the "
+            "addresses above.</p>"
+        )
+        send_html(resp, falcon.HTTP_200, page(f"{info.name}", server + devices + notes))
+
+
+class DeviceSetupPage:
+    def __init__(self, devices: dict[str, list[ServedDevice]]) -> None:
+        self._devices = devices
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str) -> None:
+        served = self._find(device_type, device_number)
+        if served is None:
+            message = (
+                f"<p>This server has no {escape(device_type)} {escape(device_number)}. "
+                "The devices it has are listed on <a href=\"/setup\">the server page</a>.</p>"
+            )
+            send_html(resp, falcon.HTTP_403, page("No such device", message))
+            return
+        send_html(resp, falcon.HTTP_200, page(f"{served.device.name} ({served.label})", device_rows(served)))
+
+    def _find(self, device_type: str, device_number: str) -> ServedDevice | None:
+        devices = self._devices.get(device_type, [])
+        if device_number.isdigit() and device_number == str(int(device_number)) and int(device_number) < len(devices):
+            return devices[int(device_number)]
+        return None
+
+
+def connection_text(served: ServedDevice) -> str:
+    state = served.device.state
+    if served.connection.connecting:
+        return "connecting…"
+    if state.connected:
+        return "<span class=\"good\">connected</span>"
+    reason = served.disconnected_reason
+    return "<span class=\"bad\">not connected</span>" + (f": {escape(reason)}" if reason else "")
+
+
+def device_rows(served: ServedDevice) -> str:
+    state: FocuserState = served.device.state
+    failure = served.connection.last_failure
+    items = [
+        ("Connection", connection_text(served)),
+        ("Port", escape(state.port)),
+        ("Firmware", escape(state.firmware) or "not read yet"),
+        ("Position", f"{state.position} (device count {state.raw_position})"),
+        ("Moving", "yes" if state.moving else "no"),
+        ("Limits", limits_text(state)),
+        ("Calibration", calibration_text(state)),
+        ("Step size", f"{served.device.step_size_um} µm" if served.device.step_size_um else "not set (step_size_um)"),
+        ("UniqueID", escape(served.device.unique_id)),
+    ]
+    if failure is not None:
+        when = datetime.datetime.fromtimestamp(failure.at).strftime("%Y-%m-%d %H:%M:%S")
+        items.append(("Last failed Connect", f"<span class=\"bad\">{escape(when)}: {escape(failure.message)}</span>"))
+    elif state.last_error:
+        items.append(("Last problem", f"<span class=\"bad\">{escape(state.last_error)}</span>"))
+    return rows(items) + "<p><a href=\"/setup\">All devices</a></p>"
+
+
+def limits_text(state: FocuserState) -> str:
+    if not state.calibrated:
+        return "unknown until the focuser is calibrated"
+    return f"device counts {state.low_limit} to {state.high_limit}; MaxStep {state.max_step}"
+
+
+def calibration_text(state: FocuserState) -> str:
+    status = state.calibration
+    if status.running:
+        return f"running for {status.elapsed_s:.0f} s: {escape(status.message)}"
+    text = "calibrated" if status.calibrated else "<span class=\"bad\">not calibrated</span>"
+    return text + (f" ({escape(status.message)})" if status.message else "")

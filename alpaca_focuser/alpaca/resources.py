@@ -1,0 +1,117 @@
+"""The one resource behind every device member, and the catch-all for paths it does not know.
+
+Order of checks, so protocol faults never reach the device: the path (type, number, member, in
+lower case), the HTTP method, ClientID and ClientTransactionID, the member's typed parameters.
+Only then is the device asked, and what it raises becomes ErrorNumber/ErrorMessage in an HTTP 200.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import falcon
+
+from ..errors import AlpacaError
+from .envelope import NO_VALUE, TransactionCounter, envelope, send_json, send_text
+from .members import MEMBER_TABLES, Operation
+from .protocol import BadRequest, ClientIds, Fields, client_ids, form_fields, parse_device_number, parse_params, query_fields
+from .served import ServedDevice
+
+log = logging.getLogger(__name__)
+
+ALPACA_DEVICE_TYPES = (
+    "camera", "covercalibrator", "dome", "filterwheel", "focuser",
+    "observingconditions", "rotator", "safetymonitor", "switch", "telescope",
+)  # fmt: skip
+ALPACA_METHODS = ("GET", "PUT")
+
+
+def request_fields(req: falcon.Request) -> Fields:
+    """GET parameters come from the query (any key casing), PUT ones from the form body (exact)."""
+    if req.method == "GET":
+        return query_fields(req.query_string)
+    return form_fields(req.bounded_stream.read())
+
+
+class DeviceResource:
+    """Serves ``/api/v1/{device_type}/{device_number}/{member}`` from the member tables."""
+
+    def __init__(self, devices: dict[str, list[ServedDevice]], transactions: TransactionCounter) -> None:
+        self._devices = devices
+        self._transactions = transactions
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str, member: str) -> None:
+        self._handle(req, resp, device_type, device_number, member)
+
+    on_put = on_post = on_delete = on_patch = on_get
+
+    def _handle(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str, member: str) -> None:
+        try:
+            served, operation = self._resolve(req.method, device_type, device_number, member)
+            fields = request_fields(req)
+            ids = client_ids(fields)
+            args = parse_params(operation.params, fields, req.method, member)
+        except BadRequest as problem:
+            log.debug("%s %s -> 400 %s", req.method, req.path, problem)
+            send_text(resp, falcon.HTTP_400, str(problem))
+            return
+        value, error = self._call(served, operation, args)
+        body = envelope(ids.transaction_id, self._transactions.next(), value, error)
+        send_json(resp, body)
+        self._log(req, ids, served, member, body, error)
+
+    def _resolve(self, method: str, device_type: str, device_number: str, member: str) -> tuple[ServedDevice, Operation]:
+        path = f"/api/v1/{device_type}/{device_number}/{member}"
+        if path != path.lower():
+            raise BadRequest(f"Alpaca paths are all lower case: use {path.lower()}")
+        if device_type not in ALPACA_DEVICE_TYPES:
+            raise BadRequest(f"{device_type!r} is not an Alpaca device type; this server serves {self._served_list()}")
+        devices = self._devices.get(device_type, [])
+        number = parse_device_number(device_number)
+        if number >= len(devices):
+            raise BadRequest(f"There is no {device_type} {number} on this server; it serves {self._served_list()}")
+        methods = MEMBER_TABLES[device_type].get(member)
+        if methods is None:
+            raise BadRequest(f"{member!r} is not a {device_type} member: see /api/v1/{device_type}/{number}/<member> in the Alpaca API")
+        operation = methods.get(method)
+        if operation is None:
+            allowed = " or ".join(methods)
+            raise BadRequest(f"{method} is not used for {member}: send {allowed} {path} (Alpaca reads with GET and changes with PUT)")
+        return devices[number], operation
+
+    def _served_list(self) -> str:
+        served = [f"{kind} 0..{len(devices) - 1}" for kind, devices in self._devices.items() if devices]
+        return ", ".join(served) if served else "no devices"
+
+    @staticmethod
+    def _call(served: ServedDevice, operation: Operation, args: dict[str, Any]) -> tuple[Any, AlpacaError | None]:
+        try:
+            if operation.needs_connection and not served.device.state.connected:
+                raise served.not_connected()
+            value = operation.call(served, **args)
+        except AlpacaError as error:
+            return operation.empty, error
+        return (value if operation.empty is not NO_VALUE else NO_VALUE), None
+
+    @staticmethod
+    def _log(req: falcon.Request, ids: ClientIds, served: ServedDevice, member: str, body: dict[str, Any], error: AlpacaError | None) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            return
+        if error is not None:
+            result = f"error 0x{error.number:X} {error.message}"
+        else:
+            result = repr(body["Value"]) if "Value" in body else "done"
+        log.debug(
+            "ClientID=%d ClientTransactionID=%d %s %s %s -> %s",
+            ids.client_id, ids.transaction_id, req.method, served.label, member, result,
+        )  # fmt: skip
+
+
+def api_sink(req: falcon.Request, resp: falcon.Response, **_: Any) -> None:
+    """Anything under /api (or /management) that no route matched: 400 text/plain, as Alpaca asks."""
+    hint = "/api/v1/{device_type}/{device_number}/{member}, all lower case"
+    if req.path.lower().startswith("/management"):
+        hint = "/management/apiversions, /management/v1/description or /management/v1/configureddevices"
+    log.debug("%s %s -> 400 unknown path", req.method, req.path)
+    send_text(resp, falcon.HTTP_400, f"Unknown Alpaca path {req.path}: use {hint}")

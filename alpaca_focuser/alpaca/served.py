@@ -1,0 +1,43 @@
+"""One device as the HTTP layer serves it: its Alpaca type and number, and its connection control."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..device import Focuser
+from ..errors import NotConnected
+from .connection import ConnectionControl
+
+
+@dataclass(frozen=True)
+class ServedDevice:
+    device_type: str  # lower case, as in the API path
+    number: int
+    device: Focuser
+    connection: ConnectionControl
+
+    @property
+    def label(self) -> str:
+        return f"{self.device_type} {self.number}"
+
+    @property
+    def disconnected_reason(self) -> str:
+        """Why the device is not connected, from the last failed Connect or the device itself."""
+        failure = self.connection.last_failure
+        return failure.message if failure else self.device.state.last_error
+
+    def not_connected(self) -> NotConnected:
+        reason = self.disconnected_reason
+        because = f" ({reason})" if reason else ""
+        return NotConnected(
+            f"{self.device.name} ({self.label}) is not connected{because}. Connect it first: "
+            f"PUT /api/v1/{self.device_type}/{self.number}/connect"
+        )
+
+
+def serve(device_type: str, devices: list[Focuser]) -> list[ServedDevice]:
+    """Number the devices of one type from 0, in the order given."""
+    return [
+        ServedDevice(device_type, number, device, ConnectionControl(device, f"{device_type} {number}"))
+        for number, device in enumerate(devices)
+    ]
