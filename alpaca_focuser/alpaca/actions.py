@@ -1,12 +1,312 @@
-"""Vendor actions reached through the Alpaca Action member; none are offered yet."""
+"""Vendor actions reached through the Alpaca Action member.
+
+Alpaca has no members for calibrating the Celestron motor, for backlash, presets, relative moves
+or a manual jog, so they are offered as Actions: N.I.N.A. sequences, alpyca scripts and the control
+page all reach them the same way. Each action is one row of a table (its name, how its
+``Parameters`` text is read, what it asks of the device), so the list that SupportedActions shows,
+the argument checks and the error messages cannot drift apart.
+
+``Parameters`` arrives as text: absent or empty, a plain value (``2``, ``Visual``, ``-500``,
+``true``) or a JSON object. Results are JSON text.
+"""
 
 from __future__ import annotations
 
-from ..device import Focuser
-from ..errors import ActionNotImplemented
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
 
-SUPPORTED_ACTIONS: list[str] = []
+from ..device import Focuser
+from ..errors import ActionNotImplemented, InvalidOperation, InvalidValue, NotConnected
+from ..settings import Direction, Preset
+
+PRESET_NAME_MAX = 200  # the configuration file refuses longer names
+_WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
+
+
+class _BadParameters(ValueError):
+    """Parameters that do not fit the action; the message says what was wrong."""
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str  # as SupportedActions lists it; matched case-insensitively
+    parse: Callable[[Any], Any]  # the decoded Parameters (None when absent) -> the handler's argument
+    run: Callable[[Focuser, Any], Any]  # (device, argument) -> a JSON-able result
+    usage: str  # the accepted Parameters, shown when they are wrong
+    needs_focuser: bool  # NotConnected while the focuser is disconnected
+
+
+# --------------------------------------------------------------- reading Parameters
+
+
+def _decode(text: str) -> Any:
+    """JSON when the text is JSON, otherwise the plain word itself (so ``Visual`` needs no quotes)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _whole_number(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise _BadParameters(f"{what} must be a whole number, not {json.dumps(value)}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _WHOLE_NUMBER.match(value.strip()):
+        return int(value.strip())
+    raise _BadParameters(f"{what} must be a whole number, not {_show(value)}")
+
+
+def _flag(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise _BadParameters(f"{what} must be true or false, not {_show(value)}")
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _BadParameters(f"a preset name must be non-empty text, not {_show(value)}")
+    if len(value) > PRESET_NAME_MAX:
+        raise _BadParameters(f"a preset name may be at most {PRESET_NAME_MAX} characters long")
+    return value.strip()
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields(value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """A JSON object's members by lower-case key; unknown keys are refused, not ignored."""
+    if not isinstance(value, dict):
+        raise _BadParameters(f"expected a JSON object, not {_show(value)}")
+    fields = {str(key).lower(): item for key, item in value.items()}
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise _BadParameters(f"unknown key {', '.join(map(repr, unknown))}; the keys are {', '.join(allowed)}")
+    return fields
+
+
+def _one_value(value: Any, key: str) -> Any:
+    """A plain value, or the same value given as ``{"key": value}``."""
+    if isinstance(value, dict):
+        fields = _fields(value, (key,))
+        if key not in fields:
+            raise _BadParameters(f'the object needs the key "{key}"')
+        return fields[key]
+    return value
+
+
+def _no_parameters(value: Any) -> None:
+    if value is not None and value != {}:
+        raise _BadParameters(f"this action takes no parameters, but got {_show(value)}")
+
+
+def _steps(value: Any) -> int:
+    return _whole_number(_one_value(value, "steps"), "steps")
+
+
+def _rate(value: Any) -> int:
+    return _whole_number(_one_value(value, "rate"), "rate")
+
+
+def _reverse_flag(value: Any) -> bool:
+    return _flag(_one_value(value, "reverse"), "reverse")
+
+
+def _backlash(value: Any) -> dict[str, Any]:
+    fields = _fields(value, ("steps", "direction"))
+    if not fields:
+        raise _BadParameters("give steps, direction or both")
+    changes: dict[str, Any] = {}
+    if "steps" in fields:
+        changes["steps"] = _whole_number(fields["steps"], "steps")
+    if "direction" in fields:
+        direction = fields["direction"]
+        choices = [d.value for d in Direction]
+        if not isinstance(direction, str) or direction.strip().lower() not in choices:
+            raise _BadParameters(f'direction must be "in", "out" or "none", not {_show(direction)}')
+        changes["direction"] = Direction(direction.strip().lower())
+    return changes
+
+
+def _preset_key(value: Any) -> int | str:
+    """A slot number or a preset name, plain or as {"slot": n} / {"name": "..."}."""
+    if isinstance(value, dict):
+        fields = _fields(value, ("slot", "name"))
+        if len(fields) != 1:
+            raise _BadParameters('give either "slot" or "name"')
+        return _whole_number(fields["slot"], "slot") if "slot" in fields else _name(fields["name"])
+    if value is None:
+        raise _BadParameters("a preset slot or name is needed")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _whole_number(value, "slot")
+    if isinstance(value, str):
+        return _name(value)
+    raise _BadParameters(f"a preset is named by its slot number or its name, not {_show(value)}")
+
+
+@dataclass(frozen=True)
+class _PresetToSave:
+    slot: int | None
+    name: str | None
+    position: int | None
+
+
+def _preset_to_save(value: Any) -> _PresetToSave:
+    if not isinstance(value, dict):
+        key = _preset_key(value)
+        return _PresetToSave(key, None, None) if isinstance(key, int) else _PresetToSave(None, key, None)
+    fields = _fields(value, ("slot", "name", "position"))
+    if fields.get("slot") is None and fields.get("name") is None:
+        raise _BadParameters('give "slot", "name" or both')
+    slot = _whole_number(fields["slot"], "slot") if fields.get("slot") is not None else None
+    name = _name(fields["name"]) if fields.get("name") is not None else None
+    position = _whole_number(fields["position"], "position") if fields.get("position") is not None else None
+    return _PresetToSave(slot, name, position)
+
+
+# ------------------------------------------------------------------- the actions
+
+
+def _preset(preset: Preset) -> dict[str, Any]:
+    return {"slot": preset.slot, "name": preset.name, "position": preset.position}
+
+
+def _calibration(device: Focuser) -> dict[str, Any]:
+    status = dataclasses.asdict(device.state.calibration)
+    status["elapsed_s"] = round(status["elapsed_s"], 1)
+    return status
+
+
+def _backlash_now(device: Focuser) -> dict[str, Any]:
+    steps, direction = device.backlash
+    return {"steps": steps, "direction": Direction(direction).value}
+
+
+def _refuse_while_moving(device: Focuser, what: str) -> None:
+    state = device.state
+    if state.connected and state.moving:
+        raise InvalidOperation(f"{what} is refused while the focuser moves. Wait for the move to end, or stop it with Halt.")
+
+
+def _calibrate(device: Focuser, _: None) -> dict[str, Any]:
+    state = device.state
+    if state.moving and not state.calibration.running:
+        raise InvalidOperation("Calibrate is refused while the focuser moves. Wait for the move to end, or stop it with Halt.")
+    device.start_calibration()
+    return _calibration(device)
+
+
+def _abort_calibration(device: Focuser, _: None) -> dict[str, Any]:
+    device.abort_calibration()
+    return _calibration(device)
+
+
+def _set_backlash(device: Focuser, changes: dict[str, Any]) -> dict[str, Any]:
+    steps, direction = device.backlash
+    device.set_backlash(changes.get("steps", steps), changes.get("direction", Direction(direction)))
+    return _backlash_now(device)
+
+
+def _save_preset(device: Focuser, wanted: _PresetToSave) -> dict[str, Any]:
+    return _preset(device.save_preset(wanted.slot, wanted.name, wanted.position))
+
+
+def _move_relative(device: Focuser, steps: int) -> dict[str, Any]:
+    state = device.state
+    device.move_relative(steps)
+    return {"target": max(0, min(state.max_step, state.position + steps))}
+
+
+def _jog(device: Focuser, rate: int) -> dict[str, Any]:
+    device.jog(rate)
+    return {"rate": rate}
+
+
+def _set_reverse(device: Focuser, reverse: bool) -> dict[str, Any]:
+    _refuse_while_moving(device, "SetReverse")
+    device.set_reverse(reverse)
+    return {"reverse": device.reverse}
+
+
+def _focuser_info(device: Focuser, _: None) -> dict[str, Any]:
+    state = device.state
+    stats = getattr(device, "link_stats", None)
+    return {
+        "name": device.name,
+        "connected": state.connected,
+        "firmware": state.firmware,
+        "position": state.position,
+        "raw_position": state.raw_position,
+        "raw_limits": {"low": state.low_limit, "high": state.high_limit},
+        "max_step": state.max_step,
+        "port": state.port,
+        "calibrated": state.calibrated,
+        "reverse": device.reverse,
+        "link": {
+            "ok": state.link_ok,
+            "last_error": state.last_error,
+            "reconnects": getattr(device, "reconnects", None),
+            "traffic": dataclasses.asdict(stats) if stats is not None else None,
+        },
+    }
+
+
+NONE = "none (leave Parameters out, or send it empty)"
+PRESET_KEY = 'a slot number like 2, a name like Visual, or {"slot": 2} / {"name": "Visual"}'
+
+ACTIONS: tuple[Action, ...] = (
+    Action("Calibrate", _no_parameters, _calibrate, NONE, True),
+    Action("AbortCalibration", _no_parameters, _abort_calibration, NONE, True),
+    Action("CalibrationStatus", _no_parameters, lambda device, _: _calibration(device), NONE, True),
+    Action("GetBacklash", _no_parameters, lambda device, _: _backlash_now(device), NONE, False),
+    Action("SetBacklash", _backlash, _set_backlash,
+           '{"steps": 200, "direction": "out"} (steps 0 to 65535; direction "in", "out" or "none"; either key may be left out to keep its value)', False),
+    Action("Presets", _no_parameters, lambda device, _: [_preset(p) for p in device.presets()], NONE, False),
+    Action("SavePreset", _preset_to_save, _save_preset,
+           'a slot number like 2, a name like Visual, or {"slot": 2, "name": "Visual", "position": 12000} (position defaults to the current one)', True),
+    Action("GotoPreset", _preset_key, lambda device, key: _preset(device.goto_preset(key)), PRESET_KEY, True),
+    Action("DeletePreset", _preset_key, lambda device, key: _preset(device.delete_preset(key)), PRESET_KEY, False),
+    Action("MoveRelative", _steps, _move_relative, 'signed steps like -500 or {"steps": -500} (positive moves out, Position grows)', True),
+    Action("Jog", _rate, _jog, 'a signed rate from -9 to 9 like 5 or {"rate": 5} (positive runs out; 0 stops); renew it within a couple of seconds to keep it running', True),
+    Action("GetReverse", _no_parameters, lambda device, _: {"reverse": device.reverse}, NONE, False),
+    Action("SetReverse", _reverse_flag, _set_reverse, 'true, false or {"reverse": true}', False),
+    Action("FocuserInfo", _no_parameters, _focuser_info, NONE, False),
+)
+
+_BY_NAME: dict[str, Action] = {action.name.lower(): action for action in ACTIONS}
+SUPPORTED_ACTIONS: list[str] = [action.name for action in ACTIONS]
 
 
 def run_action(device: Focuser, name: str, parameters: list[str]) -> str:
-    raise ActionNotImplemented(f"{device.name} has no action {name!r}; SupportedActions lists the ones it has")
+    """Run the action ``name`` with every value of the ``Parameters`` field; returns JSON text."""
+    action = _BY_NAME.get(name.strip().lower())
+    if action is None:
+        raise ActionNotImplemented(f"{device.name} has no action {name!r}. Its actions are: {', '.join(SUPPORTED_ACTIONS)}.")
+    if len(parameters) > 1:
+        raise InvalidValue(
+            f"{action.name}: Parameters was sent {len(parameters)} times; send it once. Expected Parameters: {action.usage}."
+        )
+    try:
+        argument = action.parse(_decode(parameters[0]) if parameters else None)
+    except _BadParameters as exc:
+        raise InvalidValue(f"{action.name}: {exc}. Expected Parameters: {action.usage}.") from None
+    state = device.state
+    if action.needs_focuser and not state.connected:
+        reason = f" ({state.last_error})" if state.last_error else ""
+        raise NotConnected(f"{action.name} needs the focuser, but {device.name} is not connected{reason}. Connect it first.")
+    return json.dumps(action.run(device, argument))
