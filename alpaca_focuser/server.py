@@ -1,0 +1,296 @@
+"""The ``serve`` subcommand, and AlpacaServer: focusers, HTTP, discovery and mDNS as one unit.
+
+Start order: bind the HTTP port first (so a port in use fails before anything else has begun),
+start the focusers (each keeps trying to reach its motor in the background, so a focuser that is
+not powered yet never stops the server), serve HTTP, then announce the server by discovery and
+mDNS. Stop runs the other way: stop accepting requests, withdraw the announcements, let requests
+in flight finish, then stop polling and close the ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import ipaddress
+import logging
+import signal
+import socket
+import sys
+import threading
+import uuid
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import waitress
+from waitress import wasyncore
+
+from . import __version__, mdns
+from .alpaca.app import create_app
+from .alpaca.management import ServerInfo
+from .alpaca.served import ServedDevice, serve
+from .config import LOG_LEVELS, ConfigError, ConfigFile
+from .discovery import DiscoveryResponder, DiscoveryUnavailable
+from .focuser import CelestronFocuser
+from .settings import FocuserSettings, Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = Path("config.toml")
+STOP_WAIT_S = 5.0
+
+
+class ServerError(Exception):
+    """The server cannot start; the message is one line that says why and what to do."""
+
+
+class AlpacaServer:
+    """The whole server in one object, so tests can run it in-process on a free port."""
+
+    def __init__(self, settings: Settings, config_file: ConfigFile | None = None) -> None:
+        self.settings = settings
+        self.config_file = config_file
+        self.focusers: list[CelestronFocuser] = []
+        self.served: list[ServedDevice] = []
+        self.info = ServerInfo(settings.server.name, settings.server.location, bind=settings.server.bind)
+        self._http: Any = None
+        self._http_thread: threading.Thread | None = None
+        self._discovery: DiscoveryResponder | None = None
+        self._mdns: mdns.MdnsAdvertiser | None = None
+
+    @property
+    def http_port(self) -> int:
+        """The port actually bound (the configured one, or the free one picked for port 0)."""
+        return int(self._http.effective_port) if self._http is not None else self.settings.server.http_port
+
+    @property
+    def url(self) -> str:
+        """A base URL that reaches this server from this computer."""
+        return f"http://{_url_host(local_address(self.settings.server.bind))}:{self.http_port}"
+
+    def start(self) -> None:
+        server = self.settings.server
+        self.focusers = [self._make_focuser(index, fs) for index, fs in enumerate(self.settings.focusers)]
+        self.served = serve("focuser", list(self.focusers))
+        app = create_app({"focuser": self.served}, self.info)
+        try:
+            self._http = waitress.create_server(app, host=server.bind, port=server.http_port, threads=server.threads, ident=f"alpaca-focuser/{__version__}")
+        except OSError as error:
+            raise ServerError(_bind_failure(server.bind, server.http_port, error)) from None
+        except ValueError as error:
+            raise ServerError(f"Cannot serve HTTP on {server.bind!r}: {error}. Give an address of this computer with --bind.") from None
+        self.info.http_port = self.http_port
+        self.info.addresses = lambda: [f"http://{_url_host(address)}:{self.http_port}/" for address in listening_addresses(server.bind)]
+        for focuser in self.focusers:
+            focuser.start()
+        self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
+        self._http_thread.start()
+        log.info("Alpaca API on %s (%d focuser%s), setup page %s/setup", self.url, len(self.focusers), "" if len(self.focusers) == 1 else "s", self.url)
+        self._start_discovery()
+        self._start_mdns()
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._run_in_http_loop(lambda: wasyncore.dispatcher.close(self._http))
+        if self._discovery is not None:
+            self._discovery.stop()
+            self._discovery = None
+        if self._mdns is not None:
+            self._mdns.stop()
+            self._mdns = None
+        if self._http is not None:
+            self._http.task_dispatcher.shutdown(timeout=STOP_WAIT_S)
+            self._run_in_http_loop(lambda: wasyncore.close_all(self._http._map, ignore_all=True))
+            if self._http_thread is not None:
+                self._http_thread.join(STOP_WAIT_S)
+            self._http = self._http_thread = None
+        for focuser in self.focusers:
+            focuser.close()
+        log.info("Server stopped")
+
+    def _make_focuser(self, index: int, settings: FocuserSettings) -> CelestronFocuser:
+        if not settings.unique_id:
+            settings.unique_id = _machine_unique_id(index, settings)
+        if self.config_file is not None and index < len(self.config_file.settings.focusers):
+            config_file = self.config_file
+            return CelestronFocuser(settings, save=lambda fs, i=index: config_file.save_focuser(i, fs))
+        return CelestronFocuser(settings)
+
+    def _run_in_http_loop(self, action: Any) -> None:
+        """Run ``action`` in waitress's own loop thread, which alone may close its sockets."""
+        done = threading.Event()
+
+        def thunk() -> None:
+            try:
+                action()
+            finally:
+                done.set()
+
+        if self._http_thread is not None and self._http_thread.is_alive():
+            self._http.trigger.pull_trigger(thunk)
+            done.wait(STOP_WAIT_S)
+        else:
+            thunk()
+
+    def _start_discovery(self) -> None:
+        server = self.settings.server
+        if not server.discovery:
+            log.info("Alpaca discovery is off")
+            return
+        responder = DiscoveryResponder(self.http_port, port=server.discovery_port, bind=server.bind)
+        try:
+            responder.start()
+        except DiscoveryUnavailable as error:
+            log.error("Alpaca discovery is not running: %s. Clients can still connect to %s", error, self.url)
+            return
+        self._discovery = responder
+        self.info.discovery_port = server.discovery_port
+        log.info("Answering Alpaca discovery on UDP port %d", server.discovery_port)
+
+    def _start_mdns(self) -> None:
+        server = self.settings.server
+        if not server.mdns:
+            return
+        advertiser = mdns.MdnsAdvertiser(server.name, self.http_port, server.bind, devices=len(self.focusers))
+        try:
+            advertiser.start()
+        except Exception as error:
+            log.warning("mDNS advertisement could not start (%s); the server runs on without it", error)
+            return
+        self._mdns = advertiser
+        self.info.mdns = True
+
+
+def _machine_unique_id(index: int, settings: FocuserSettings) -> str:
+    """A UniqueID for a focuser with no configuration file to keep one in: the same at every start
+    on this computer, different for each focuser and computer."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"alpaca-focuser://{socket.gethostname()}/focuser/{index}/{settings.port}"))
+
+
+def _bind_failure(bind: str, port: int, error: OSError) -> str:
+    reason = error.strerror or str(error)
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"HTTP port {port} on {bind} is already in use ({reason}): another program, perhaps another "
+            "alpaca-focuser, serves there. Stop it, or choose another port with --http-port or http_port in [server]."
+        )
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"Not allowed to listen on HTTP port {port} ({reason}): ports below 1024 need privileges; use a port such as 11111."
+    return f"Cannot serve HTTP on {bind}:{port} ({reason}). Check --bind: it must be an address of this computer, 0.0.0.0 or ::."
+
+
+def local_address(bind: str) -> str:
+    """The address this computer reaches a server bound to ``bind`` on."""
+    if bind in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if bind == "::":
+        return "::1"
+    return bind
+
+
+def listening_addresses(bind: str) -> list[str]:
+    if bind in mdns.ANY_ADDRESSES:
+        return [local_address(bind), *(address for address in mdns.advertised_addresses(bind) if address != "127.0.0.1")]
+    return [bind]
+
+
+def _url_host(address: str) -> str:
+    try:
+        return f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
+    except ValueError:
+        return address
+
+
+# ---------------------------------------------------------------------------- serve subcommand
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help=f"configuration file (default: {DEFAULT_CONFIG} in the current folder if it exists, else one simulated focuser)")
+    parser.add_argument("--port", metavar="URL", action="append", help="where the focuser is: /dev/ttyACM0, COM5, socket://HOST:PORT, rfc2217://HOST:PORT, sim:// or auto; repeat for focusers 1, 2, ...")
+    parser.add_argument("--http-port", metavar="N", type=_port_number(0), help="TCP port of the Alpaca API and setup pages (default 11111; 0 picks a free one)")
+    parser.add_argument("--bind", metavar="ADDR", help="address to listen on: 0.0.0.0 (every IPv4 interface, the default), :: (IPv6 too) or 127.0.0.1 (this computer only)")
+    parser.add_argument("--discovery-port", metavar="N", type=_port_number(1), help="UDP port of Alpaca discovery (default 32227)")
+    parser.add_argument("--no-discovery", action="store_true", help="do not answer Alpaca discovery")
+    parser.add_argument("--no-mdns", action="store_true", help="do not advertise the server on mDNS/Bonjour")
+    parser.add_argument("--log-level", metavar="LEVEL", type=_log_level, help=f"how much to log: {', '.join(LOG_LEVELS)} (any case)")
+
+
+def _port_number(low: int) -> Any:
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= 65535:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a port number from {low} to 65535")
+        return int(text)
+
+    return parse
+
+
+def _log_level(text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+    return text.upper()
+
+
+def load_settings(args: argparse.Namespace) -> tuple[Settings, ConfigFile | None]:
+    """The configuration file's settings (or the built-in ones), then the command line on top."""
+    config_file = None
+    if args.config is not None:
+        config_file = ConfigFile.load(args.config)
+    elif DEFAULT_CONFIG.is_file():
+        config_file = ConfigFile.load(DEFAULT_CONFIG)
+    settings = config_file.settings if config_file is not None else Settings()
+    if config_file is not None:
+        log.info("Configuration from %s", config_file.path)
+    else:
+        log.info("No configuration file (no --config and no %s here): serving one simulated focuser", DEFAULT_CONFIG)
+    apply_overrides(settings, args)
+    return settings, config_file
+
+
+def apply_overrides(settings: Settings, args: argparse.Namespace) -> None:
+    server = settings.server
+    for index, port in enumerate(args.port or []):
+        if index < len(settings.focusers):
+            settings.focusers[index].port = port
+        else:
+            settings.focusers.append(FocuserSettings(name=f"Celestron Focuser {index + 1}", port=port))
+    if args.http_port is not None:
+        server.http_port = args.http_port
+    if args.bind is not None:
+        server.bind = args.bind
+    if args.discovery_port is not None:
+        server.discovery_port = args.discovery_port
+    if args.no_discovery:
+        server.discovery = False
+    if args.no_mdns:
+        server.mdns = False
+    if args.log_level is not None:
+        server.log_level = args.log_level
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings, config_file = load_settings(args)
+    except ConfigError as error:
+        print(f"alpaca-focuser: {error}", file=sys.stderr)
+        return 2
+    logging.getLogger().setLevel(settings.server.log_level)
+    server = AlpacaServer(settings, config_file)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("%s received: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        server.start()
+    except ServerError as error:
+        server.stop()
+        print(f"alpaca-focuser: {error}", file=sys.stderr)
+        return 1
+    while not stop.wait(0.5):
+        pass
+    server.stop()
+    return 0
