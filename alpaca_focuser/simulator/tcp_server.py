@@ -32,6 +32,10 @@ class TcpSimulator:
         return self.host, self.port
 
     @property
+    def plugged(self) -> bool:
+        return self._listener is not None
+
+    @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"socket://{host}:{self.port}"
