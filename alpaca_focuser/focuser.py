@@ -395,6 +395,7 @@ class CelestronFocuser:
         )
 
     def _reconnect(self) -> None:
+        was_lost = self._lost_since is not None
         try:
             self._open()
         except AuxError as exc:
@@ -408,8 +409,11 @@ class CelestronFocuser:
             with self._cond:
                 self._publish()
             return
-        self.reconnects += 1
-        log.info("Reconnected to the focuser on %s", self._link.url)
+        if was_lost:
+            self.reconnects += 1
+            log.info("Reconnected to the focuser on %s", self._link.url)
+        else:
+            log.info("Connected to the focuser on %s (firmware %s)", self._link.url, self._firmware)
         with self._cond:
             self._publish()
 
