@@ -9,15 +9,16 @@ directed broadcasts (192.168.1.255, 127.255.255.255) on every platform, and clie
 What the HTTP server's bind address changes is whom we answer, because a client connects to the
 address our reply comes from and must find the HTTP server there:
 
-* bound to 0.0.0.0, :: or "": everyone, on both IP versions, and the IPv6 group is joined on every
-  interface that has IPv6;
+* bound to 0.0.0.0 (or ""): everyone over IPv4. The HTTP server does not listen on IPv6 then, so
+  IPv6 probes are not answered: a client told to connect over IPv6 would fail and show the device
+  as offline;
+* bound to ::: everyone over IPv4 and IPv6 (the HTTP server then listens dual-stack), and the IPv6
+  group is joined on every interface that has IPv6;
 * bound to loopback (127.0.0.1, ::1): only probes from loopback, so a LAN client is never told to
   connect to a server it cannot reach;
 * bound to one LAN address: only probes from that address's subnet (the reply then leaves from
-  that address, where the HTTP server listens).
-
-A server bound to an IPv4 address is not reachable over IPv6, so it answers IPv4 only, and the
-other way round; the group is joined only on the interfaces that hold the bound address.
+  that address, where the HTTP server listens), over that address's IP version, and the IPv6
+  group is joined only on the interface that holds it.
 
 Every socket is opened with SO_REUSEADDR and SO_REUSEPORT so several Alpaca servers on one machine
 share the discovery port, as the Alpaca specification requires.
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 DISCOVERY_PORT = 32227
 DISCOVERY_MESSAGE = b"alpacadiscovery1"
 IPV6_GROUP = "ff12::a1:9aca"
-ANY_ADDRESSES = ("", "0.0.0.0", "::")
+IPV4_ANY = ("", "0.0.0.0")
+DUAL_STACK_ANY = "::"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -100,30 +102,33 @@ class ReplyLimiter:
 class SourcePolicy:
     """Whom the responder answers, derived from the HTTP server's bind address (see module doc)."""
 
-    bound: IPAddress | None  # None: every address
+    bound: IPAddress | None  # None: every address of the IP versions below
+    versions: frozenset[int]
 
     @classmethod
     def for_bind(cls, bind: str) -> SourcePolicy:
         """Host names (``localhost``) become the address the HTTP server will listen on."""
-        if bind in ANY_ADDRESSES:
-            return cls(None)
+        if bind in IPV4_ANY:
+            return cls(None, frozenset({4}))
+        if bind == DUAL_STACK_ANY:
+            return cls(None, frozenset({4, 6}))
         try:
-            return cls(ipaddress.ip_address(bind))
+            address = ipaddress.ip_address(bind)
         except ValueError:
-            pass
-        try:
-            resolved = socket.getaddrinfo(bind, None, type=socket.SOCK_DGRAM)[0][4][0]
-        except OSError as error:
-            raise DiscoveryUnavailable(
-                f"cannot resolve the bind address {bind!r} ({error}); use an IP address such as 0.0.0.0 or 127.0.0.1"
-            ) from error
-        return cls(ipaddress.ip_address(resolved))
+            try:
+                address = ipaddress.ip_address(socket.getaddrinfo(bind, None, type=socket.SOCK_DGRAM)[0][4][0])
+            except OSError as error:
+                raise DiscoveryUnavailable(
+                    f"cannot resolve the bind address {bind!r} ({error}); use an IP address such as 0.0.0.0, "
+                    "127.0.0.1 or ::"
+                ) from error
+        return cls(address, frozenset({address.version}))
 
     def describe(self) -> str:
         return "every address" if self.bound is None else str(self.bound)
 
     def serves(self, version: int) -> bool:
-        return self.bound is None or self.bound.version == version
+        return version in self.versions
 
     def allows(self, source: str) -> bool:
         if self.bound is None:
@@ -218,14 +223,17 @@ class DiscoveryResponder:
         sockets = []
         if self.policy.serves(4):
             sockets.append(self._open_ipv4())
-        if self.policy.serves(6) and self.ipv6:
+        if self.ipv6 and self.policy.serves(6):
             ipv6_socket = self._open_ipv6(required=not sockets)
             if ipv6_socket is not None:
                 sockets.append(ipv6_socket)
+        elif self.ipv6:
+            log.info("IPv6 discovery is off: the server listens on IPv4 only (bind %s); bind to :: to serve "
+                     "IPv6 clients too", self.policy.bound or "0.0.0.0")
         if not sockets:
             raise DiscoveryUnavailable(
                 f"Alpaca discovery has nothing to listen on: the server is bound to the IPv6 address "
-                f"{self.policy.bound} and IPv6 discovery is off; turn it on or bind to 0.0.0.0"
+                f"{self.policy.bound} and IPv6 discovery is off; turn it on or bind to ::"
             )
         return sockets
 

@@ -188,6 +188,14 @@ def test_whom_a_server_answers_follows_its_bind_address(bind, source, answered):
     assert SourcePolicy.for_bind(bind).allows(source) is answered
 
 
+@pytest.mark.parametrize(("bind", "versions"), [
+    ("0.0.0.0", {4}), ("", {4}), ("::", {4, 6}), ("127.0.0.1", {4}), ("::1", {6}),
+])
+def test_ipv6_is_answered_only_when_the_http_server_listens_on_ipv6(bind, versions):
+    policy = SourcePolicy.for_bind(bind)
+    assert {version for version in (4, 6) if policy.serves(version)} == versions
+
+
 def test_a_flood_of_probes_from_one_address_is_cut_to_the_refill_rate():
     now = [0.0]
     limiter = ReplyLimiter(rate=2.0, burst=3.0, clock=lambda: now[0])
@@ -208,8 +216,16 @@ def net_namespace_prefix() -> tuple[str, ...] | None:
     return None
 
 
-def run_in_net_namespace(script: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run a Python script with this interpreter in a new network namespace with only loopback up."""
+LOOPBACK_ONLY = "ip link set lo up"
+# A veth pair has what loopback lacks for IPv6 discovery: link-local addresses and multicast.
+WITH_VETH_PAIR = (LOOPBACK_ONLY + " && ip link add v0 type veth peer name v1"
+                  " && sysctl -qw net.ipv6.conf.v0.accept_dad=0 net.ipv6.conf.v1.accept_dad=0"
+                  " && ip link set v0 up && ip link set v1 up")
+
+
+def run_in_net_namespace(script: str, setup: str = LOOPBACK_ONLY,
+                         timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a Python script with this interpreter in a new network namespace set up by ``setup``."""
     require_tool("unshare", "util-linux")
     require_tool("ip", "iproute2")
     prefix = net_namespace_prefix()
@@ -219,7 +235,7 @@ def run_in_net_namespace(script: str, timeout: float = 60) -> subprocess.Complet
             pytest.fail(message)
         pytest.skip(message)
     code = f"import sys; sys.path.insert(0, {str(TESTS_DIR)!r})\n" + textwrap.dedent(script)
-    shell = f"ip link set lo up && exec {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+    shell = f"{setup} && exec {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
     result = subprocess.run([*prefix, "sh", "-c", shell], capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     return result
@@ -238,3 +254,59 @@ def test_alpyca_finds_the_server_on_the_real_discovery_port():
             responder.stop()
     """)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == ["127.0.0.1:11181"]
+
+
+WAIT_FOR_LINK_LOCAL = """
+    import socket, time, ifaddr
+    def link_local(name):
+        for adapter in ifaddr.get_adapters():
+            for ip in adapter.ips:
+                if adapter.nice_name == name and not isinstance(ip.ip, str) and ip.ip[0].startswith("fe80"):
+                    return ip.ip[0], socket.if_nametoindex(name)
+    deadline = time.monotonic() + 10
+    while not (link_local("v0") and link_local("v1")):
+        assert time.monotonic() < deadline, "the veth pair got no link-local addresses"
+        time.sleep(0.01)
+"""
+
+
+def test_an_ipv6_group_probe_is_answered_by_unicast_from_the_interface_address():
+    result = run_in_net_namespace(WAIT_FOR_LINK_LOCAL + """
+    import json
+    from alpaca_focuser.discovery import DiscoveryResponder, IPV6_GROUP
+    responder = DiscoveryResponder(http_port=11191, bind="::")
+    responder.start()
+    try:
+        address, index = link_local("v0")
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as client:
+            client.settimeout(5)
+            client.sendto(b"alpacadiscovery1", (IPV6_GROUP, 32227, 0, index))
+            reply, sender = client.recvfrom(1024)
+        print(json.dumps([reply.decode(), sender[0].split("%")[0], sender[1], address]))
+    finally:
+        responder.stop()
+    """, setup=WITH_VETH_PAIR)
+    reply, source, source_port, v0_address = json.loads(result.stdout.strip().splitlines()[-1])
+    assert reply == '{"AlpacaPort":11191}'
+    assert (source, source_port) == (v0_address, 32227)
+
+
+def test_alpyca_finds_the_server_over_ipv6_on_each_link():
+    """The namespace is one host whose two interfaces are cabled to each other."""
+    result = run_in_net_namespace(WAIT_FOR_LINK_LOCAL + """
+    import json
+    from alpaca import discovery
+    from alpaca_focuser.discovery import DiscoveryResponder
+    responder = DiscoveryResponder(http_port=11192, bind="::")
+    responder.start()
+    try:
+        found = discovery.search_ipv6(numquery=1, timeout=1)
+    finally:
+        responder.stop()
+    # A probe sent on v0 reaches the responder through v1, which answers from its own address.
+    pairs = [("v0", "v1"), ("v1", "v0")]
+    expected = ["[%s%%%d]:11192" % (link_local(peer)[0], link_local(own)[1]) for own, peer in pairs]
+    print(json.dumps([found, expected]))
+    """, setup=WITH_VETH_PAIR)
+    found, expected = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(expected) <= set(found)
