@@ -15,6 +15,7 @@ from alpaca_focuser import finder
 from alpaca_focuser.discovery import DiscoveryResponder
 from alpaca_focuser.finder import Answer, Device, Found
 from conftest import free_port
+from server_support import running_server
 from test_discovery import run_in_net_namespace
 
 DESCRIPTION = {"ServerName": "Dome Pi", "Manufacturer": "Test Maker", "ManufacturerVersion": "9.8",
@@ -105,6 +106,16 @@ def test_the_command_prints_each_device(responder, http_server, discovery_port, 
     assert "Test Maker 9.8, location: Backyard" in out
     assert "Focuser 0: Main focuser (unique id 5f1c0a9e-0001)" in out
     assert "Focuser 1: Guide focuser (unique id 5f1c0a9e-0002)" in out
+
+
+def test_discover_lists_the_real_servers_focusers(discovery_port, capsys):
+    with running_server(focusers=2, discovery=True, discovery_port=discovery_port, name="Pier Pi") as running:
+        assert run_discover("--target", "127.0.0.1", "--port", str(discovery_port), "--timeout", "0.5") == 0
+        url, settings = running.url, running.server.settings.focusers
+    out = capsys.readouterr().out
+    assert f"Pier Pi at {url}" in out
+    for number, focuser in enumerate(settings):
+        assert f"Focuser {number}: {focuser.name} (unique id {focuser.unique_id})" in out
 
 
 def test_nothing_found_exits_1_and_says_what_to_check(discovery_port, capsys):
