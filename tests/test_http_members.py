@@ -247,8 +247,12 @@ def test_a_focuser_that_does_not_answer() -> None:
     silent = FocuserSettings(name="Unplugged", port=f"socket://127.0.0.1:{free_port()}", reply_timeout_s=0.2)
     with running_server([silent], wait_connected=False) as running:
         assert value(running, "connected") is False
-        body = wait_for(lambda: (b := get(running, "position")) if "127.0.0.1" in b["ErrorMessage"] else None, what="the reason")
-        assert body["ErrorNumber"] == NOT_CONNECTED
+
+        def refusal_with_reason() -> dict[str, Any] | None:
+            body = get(running, "position")
+            return body if "127.0.0.1" in body["ErrorMessage"] else None
+
+        assert wait_for(refusal_with_reason, what="the reason it is not connected")["ErrorNumber"] == NOT_CONNECTED
         assert put(running, "connect")["ErrorNumber"] == 0
         wait_for(lambda: not value(running, "connecting"), what="the failed Connect to end")
         assert value(running, "connected") is False
