@@ -11,8 +11,6 @@ from typing import Any
 
 from .motor import FAULT_DEFAULTS, FAULTS, FocusMotor
 
-log = logging.getLogger(__name__)
-
 
 def tcp_address(text: str) -> tuple[str, int]:
     """``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT``; loopback unless a host is given."""

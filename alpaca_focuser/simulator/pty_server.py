@@ -136,6 +136,8 @@ class PtySimulator:
         out = self._responder.take()
         if out:
             try:
-                os.write(self._master, out)
+                written = os.write(self._master, out)
             except BlockingIOError:
-                log.warning("nobody reads %s: dropped %d reply bytes", self.path, len(out))
+                written = 0
+            if written < len(out):
+                log.warning("nobody reads %s: dropped %d reply bytes", self.path, len(out) - written)
