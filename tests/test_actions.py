@@ -218,6 +218,8 @@ def test_jog_runs_until_stopped_by_jog_0(focuser):
     action(focuser, "Jog", "5")
     assert focuser.IsMoving
     wait_for(lambda: focuser.Position > start + 50, 10, "the jog to move outward")
+    action(focuser, "Jog", "5")  # renewed, so only Jog 0 can stop it now
+    assert focuser.IsMoving
     action(focuser, "Jog", "0")
     assert not focuser.IsMoving
     assert focuser.Position > start
@@ -227,6 +229,8 @@ def test_jog_inward_stops_on_halt(focuser):
     start = focuser.Position
     action(focuser, "Jog", '{"rate": -5}')
     wait_for(lambda: focuser.Position < start - 50, 10, "the jog to move inward")
+    action(focuser, "Jog", "-5")
+    assert focuser.IsMoving
     focuser.Halt()
     assert not focuser.IsMoving
 
