@@ -22,8 +22,12 @@ from alpaca.exceptions import (
 from alpaca.focuser import Focuser
 from conftest import wait_for
 
+from alpaca_focuser.alpaca.actions import run_action
 from alpaca_focuser.config import ConfigFile
+from alpaca_focuser.errors import ActionNotImplemented, NotConnected
+from alpaca_focuser.focuser import CelestronFocuser
 from alpaca_focuser.server import AlpacaServer
+from alpaca_focuser.settings import FocuserSettings
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "config.toml"
 TIME_SCALE = 100
@@ -326,3 +330,24 @@ def test_actions_that_need_the_focuser_say_not_connected(focuser):
     for name, parameters in (("Calibrate", ()), ("MoveRelative", ("100",)), ("Jog", ("3",)), ("GotoPreset", ("1",))):
         with pytest.raises(NotConnectedException):
             focuser.Action(name, *parameters)
+
+
+def test_settings_and_info_actions_work_while_the_focuser_is_disconnected():
+    """The actions that only touch saved settings do not need the focuser (run_action directly:
+    it is the contract the HTTP layer's Action member calls)."""
+    device = CelestronFocuser(FocuserSettings(port=f"sim://offline-{uuid.uuid4().hex[:8]}"))
+    try:
+        assert not device.state.connected
+        assert json.loads(run_action(device, "SetBacklash", ['{"steps": 50, "direction": "in"}'])) == {"steps": 50, "direction": "in"}
+        assert json.loads(run_action(device, "GetBacklash", [])) == {"steps": 50, "direction": "in"}
+        assert json.loads(run_action(device, "SetReverse", ["true"])) == {"reverse": True}
+        assert json.loads(run_action(device, "Presets", [])) == []
+        info = json.loads(run_action(device, "FocuserInfo", []))
+        assert info["connected"] is False and info["link"]["ok"] is False
+        for name, parameters in (("Calibrate", []), ("SavePreset", ["Visual"]), ("MoveRelative", ["10"]), ("Jog", ["1"])):
+            with pytest.raises(NotConnected, match="Connect it first"):
+                run_action(device, name, parameters)
+        with pytest.raises(ActionNotImplemented):
+            run_action(device, "Focus", [])
+    finally:
+        device.close()
