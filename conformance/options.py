@@ -1,0 +1,22 @@
+"""The knobs of a checker run; the defaults are ConformU's own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CheckerOptions:
+    timeout: float = 5.0  # every HTTP request (ConformU's connection-establish timeout)
+    move_timeout: float = 60.0  # the longest wait for IsMoving to go false (ConformU FocuserTimeout)
+    connect_timeout: float = 5.0  # the longest wait for Connecting to go false (ConnectDisconnectTimeout)
+    discovery_port: int = 32227
+    discovery_duration: float = 1.0  # how long replies are collected, and the management-call timeout
+    broadcast: bool = False  # probe 255.255.255.255 instead of the URL's host
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "move_timeout", "connect_timeout", "discovery_duration"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name.replace('_', ' ')} must be a positive number of seconds, not {getattr(self, name)}")
+        if not 0 < self.discovery_port < 65536:
+            raise ValueError(f"discovery port {self.discovery_port} is outside 1..65535")
