@@ -57,7 +57,7 @@ def write_config(folder: Path, sim_name: str | None = None) -> Path:
 
 
 @contextlib.contextmanager
-def running_server(config_path: Path) -> Iterator[AlpacaServer]:
+def server_from_config(config_path: Path) -> Iterator[AlpacaServer]:
     """The real server (waitress on a free loopback port) with the configuration file at ``config_path``."""
     config = ConfigFile.load(config_path)
     config.settings.server.http_port = 0
@@ -95,7 +95,7 @@ def config_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server(config_path: Path) -> Iterator[AlpacaServer]:
-    with running_server(config_path) as running:
+    with server_from_config(config_path) as running:
         yield running
 
 

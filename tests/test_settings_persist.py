@@ -18,7 +18,7 @@ import requests
 from alpaca import management
 from alpaca.exceptions import DriverException
 from conftest import free_port, wait_for
-from test_actions import action, connected_client, running_server, saved_focuser, settle, write_config
+from test_actions import action, connected_client, saved_focuser, server_from_config, settle, write_config
 
 from alpaca_focuser.config import ConfigFile
 
@@ -33,7 +33,7 @@ def unique_id(port: int) -> str:
 
 def test_settings_survive_a_restart(tmp_path):
     config_path = write_config(tmp_path)
-    with running_server(config_path) as server:
+    with server_from_config(config_path) as server:
         focuser = connected_client(server)
         first_id = unique_id(server.http_port)
         action(focuser, "SetBacklash", '{"steps": 350, "direction": "in"}')
@@ -41,7 +41,7 @@ def test_settings_survive_a_restart(tmp_path):
         action(focuser, "SavePreset", '{"slot": 5, "name": "Bahtinov", "position": 15000}')
         action(focuser, "SetReverse", "true")
         presets = action(focuser, "Presets")
-    with running_server(config_path) as server:
+    with server_from_config(config_path) as server:
         focuser = connected_client(server)
         assert action(focuser, "GetBacklash") == {"steps": 350, "direction": "in"}
         assert action(focuser, "GetReverse") == {"reverse": True}
@@ -57,7 +57,7 @@ def test_settings_survive_a_restart(tmp_path):
 def test_saving_keeps_the_comments_and_layout(tmp_path):
     config_path = write_config(tmp_path)
     original = config_path.read_text(encoding="utf-8")
-    with running_server(config_path) as server:
+    with server_from_config(config_path) as server:
         focuser = connected_client(server)
         action(focuser, "SetBacklash", '{"steps": 120, "direction": "out"}')
         action(focuser, "SavePreset", "Visual")
@@ -74,7 +74,7 @@ def test_saving_keeps_the_comments_and_layout(tmp_path):
 
 def test_a_read_only_config_fails_the_change_and_keeps_the_old_value(tmp_path):
     config_path = write_config(tmp_path)
-    with running_server(config_path) as server:
+    with server_from_config(config_path) as server:
         focuser = connected_client(server)
         action(focuser, "SetBacklash", '{"steps": 100, "direction": "out"}')
         position = focuser.Position
