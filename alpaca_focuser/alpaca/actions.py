@@ -204,9 +204,8 @@ def _refuse_while_moving(device: Focuser, what: str) -> None:
 
 
 def _calibrate(device: Focuser, _: None) -> dict[str, Any]:
-    state = device.state
-    if state.moving and not state.calibration.running:
-        raise InvalidOperation("Calibrate is refused while the focuser moves. Wait for the move to end, or stop it with Halt.")
+    if not device.state.calibration.running:  # a second Calibrate gets the device's own "already running"
+        _refuse_while_moving(device, "Calibrate")
     device.start_calibration()
     return _calibration(device)
 
