@@ -274,10 +274,14 @@ def test_reverse_flips_positions_presets_and_is_saved(focuser, config_path):
     assert focuser.Position == here
 
 
-def test_set_reverse_is_refused_while_moving(focuser):
+def test_set_reverse_and_calibrate_are_refused_while_moving(focuser):
     action(focuser, "Jog", "3")
     with pytest.raises(InvalidOperationException, match="Halt"):
         focuser.Action("SetReverse", "true")
+    action(focuser, "Jog", "3")
+    with pytest.raises(InvalidOperationException, match="Halt"):
+        focuser.Action("Calibrate")
+    assert action(focuser, "CalibrationStatus")["running"] is False
     focuser.Halt()
     settle(focuser, 5)
     assert action(focuser, "GetReverse") == {"reverse": False}
