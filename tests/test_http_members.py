@@ -236,6 +236,7 @@ def test_members_while_disconnected(running: RunningServer) -> None:
             assert "connect" in body["ErrorMessage"]
         assert put(running, "move", Position=10)["ErrorNumber"] == NOT_CONNECTED
         assert put(running, "halt")["ErrorNumber"] == NOT_CONNECTED
+        assert put(running, "action", Action="NoSuchAction")["ErrorNumber"] == ACTION_NOT_IMPLEMENTED  # actions decide for themselves
         assert put(running, "connected", Connected="false")["ErrorNumber"] == 0
     finally:
         assert put(running, "connected", Connected="true")["ErrorNumber"] == 0

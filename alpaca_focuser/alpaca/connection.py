@@ -79,7 +79,7 @@ class ConnectionControl:
         if connected:
             if self._device.state.connected:
                 return
-            log.info("Connecting %s", self._label)
+            log.debug("Connecting %s", self._label)
             try:
                 self._device.connect()
             except AlpacaError as error:
@@ -87,7 +87,7 @@ class ConnectionControl:
                 log.warning("Could not connect %s: %s", self._label, error.message)
                 raise
             self.last_failure = None
-            log.info("Connected %s", self._label)
+            log.debug("Connected %s", self._label)
         else:
             self._device.disconnect()
-            log.info("Disconnected %s", self._label)
+            log.debug("Disconnected %s", self._label)

@@ -104,7 +104,8 @@ COMMAND = (Param("Command", TEXT), Param("Raw", BOOL))
 
 FOCUSER_MEMBERS: dict[str, dict[str, Operation]] = {
     # Members common to every device type.
-    "action": {"PUT": put(run_action, Param("Action", TEXT), Param("Parameters", TEXT, required=False, repeated=True), returns="")},
+    # Action decides itself which actions need the focuser (settings and info ones do not).
+    "action": {"PUT": put(run_action, Param("Action", TEXT), Param("Parameters", TEXT, required=False, repeated=True), returns="", needs_connection=False)},
     "commandblind": {"PUT": put(not_implemented("does not take raw commands: use Action"), *COMMAND)},
     "commandbool": {"PUT": put(not_implemented("does not take raw commands: use Action"), *COMMAND, returns=False)},
     "commandstring": {"PUT": put(not_implemented("does not take raw commands: use Action"), *COMMAND, returns="")},
