@@ -1,0 +1,72 @@
+"""6. Wire traffic: AUX frames and bytes per second on the focuser's serial line, idle and moving.
+
+Measured with the device model itself (the code the server runs for each focuser) on a real pty
+at real speed, from its link's traffic counters. Idle traffic matters because the motor shares
+the mount's AUX bus and frequent polling is reported to disturb Celestron motor controllers;
+INDI's driver sends 2 requests per second while idle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from alpaca_focuser.celestron.link import LinkStats
+from alpaca_focuser.focuser import CelestronFocuser
+from alpaca_focuser.settings import FocuserSettings
+
+from .report import Outcome, Row
+from .rig import BenchmarkError, pty_focuser, wait_until
+
+IDLE_S = 10.0
+MOVING_S = 5.0
+TARGET_IDLE_FRAMES = 1.5
+INDI_IDLE_REQUESTS = 2.0
+
+
+def _rates(before: LinkStats, after: LinkStats, seconds: float) -> dict[str, float]:
+    return {
+        "requests_per_s": round((after.requests - before.requests) / seconds, 2),
+        "frames_sent_per_s": round((after.frames_sent - before.frames_sent) / seconds, 2),
+        "frames_received_per_s": round((after.frames_received - before.frames_received) / seconds, 2),
+        "bytes_per_s": round((after.bytes_sent - before.bytes_sent + after.bytes_received - before.bytes_received) / seconds, 1),
+    }
+
+
+def _window(focuser: CelestronFocuser, seconds: float) -> dict[str, float]:
+    before = focuser.link_stats
+    started = time.monotonic()
+    time.sleep(seconds)
+    after = focuser.link_stats
+    if before is None or after is None:
+        raise BenchmarkError("the focuser lost its link during the wire-traffic measurement")
+    return _rates(before, after, time.monotonic() - started)
+
+
+def run(_: dict) -> Outcome:
+    with pty_focuser() as (motor, path):
+        focuser = CelestronFocuser(FocuserSettings(name="bench", port=path))
+        try:
+            focuser.connect()
+            time.sleep(1.5)  # let the first poll after connecting pass, so the window sees steady state
+            idle = _window(focuser, IDLE_S)
+            focuser.move(focuser.state.position + 3000 if focuser.state.position + 3000 <= focuser.state.max_step else 0)
+            wait_until(lambda: motor.moving, 5, "the motor to start")
+            moving = _window(focuser, MOVING_S)
+            if not motor.moving:
+                raise BenchmarkError("the move ended before the moving window closed; make it longer")
+            focuser.halt()
+        finally:
+            focuser.close()
+    outcome = Outcome(details={"idle": idle, "moving": moving, "poll_settings_ms": dataclasses.asdict(FocuserSettings())})
+    frames_idle = idle["frames_sent_per_s"] + idle["frames_received_per_s"]
+    outcome.rows.append(Row("6", "AUX traffic idle: requests/s, frames/s both ways, bytes/s",
+                            f"{idle['requests_per_s']:g} req/s, {frames_idle:g} frames/s, {idle['bytes_per_s']:g} B/s",
+                            f"<= {TARGET_IDLE_FRAMES:g} requests/s", idle["requests_per_s"] <= TARGET_IDLE_FRAMES,
+                            f"INDI: {INDI_IDLE_REQUESTS:g} requests/s"))
+    frames_moving = moving["frames_sent_per_s"] + moving["frames_received_per_s"]
+    outcome.rows.append(Row("6", "AUX traffic moving: requests/s, frames/s both ways, bytes/s",
+                            f"{moving['requests_per_s']:g} req/s, {frames_moving:g} frames/s, {moving['bytes_per_s']:g} B/s",
+                            "", None, "INDI: 2 requests/s"))
+    outcome.details["poll_settings_ms"] = {k: v for k, v in outcome.details["poll_settings_ms"].items() if k.startswith("poll_")}
+    return outcome
