@@ -57,6 +57,7 @@ class CelestronFocuser:
         self.name = settings.name
         self.description = "Celestron Focus Motor for SCT and EdgeHD"
         self._cond = threading.Condition()
+        self._settings_lock = threading.RLock()  # one read-modify-save of the settings at a time
         self._requests: list[_Request] = []
         self._job: Job | None = None  # shared: set by callers, cleared by the worker
         self._halt = False
@@ -229,6 +230,10 @@ class CelestronFocuser:
         return [dataclasses.replace(p, position=self._map.to_alpaca(p.position)) for p in self._settings.presets]
 
     def save_preset(self, slot: int | None, name: str | None, position: int | None) -> Preset:
+        with self._settings_lock:
+            return self._save_preset(slot, name, position)
+
+    def _save_preset(self, slot: int | None, name: str | None, position: int | None) -> Preset:
         state = self._state
         existing = self._find_preset(slot if slot is not None else name, missing_ok=True)
         if slot is None:
@@ -255,8 +260,9 @@ class CelestronFocuser:
         return dataclasses.replace(preset, position=self._map.to_alpaca(preset.position))
 
     def delete_preset(self, key: int | str) -> Preset:
-        preset = self._find_preset(key)
-        self._change(presets=[p for p in self._settings.presets if p.slot != preset.slot])
+        with self._settings_lock:
+            preset = self._find_preset(key)
+            self._change(presets=[p for p in self._settings.presets if p.slot != preset.slot])
         return dataclasses.replace(preset, position=self._map.to_alpaca(preset.position))
 
     def _find_preset(self, key: int | str | None, missing_ok: bool = False) -> Preset | None:
@@ -277,13 +283,14 @@ class CelestronFocuser:
 
     def _change(self, **changes: object) -> None:
         """Save first, then apply: what runs and what is saved never disagree."""
-        updated = dataclasses.replace(self._settings, **changes)
-        if self._save is not None:
-            try:
-                self._save(updated)
-            except Exception as exc:
-                raise DriverError(f"The setting was not changed because it could not be saved: {exc}", SAVE_FAILED) from exc
-        self._settings = updated
+        with self._settings_lock:
+            updated = dataclasses.replace(self._settings, **changes)
+            if self._save is not None:
+                try:
+                    self._save(updated)
+                except Exception as exc:
+                    raise DriverError(f"The setting was not changed because it could not be saved: {exc}", SAVE_FAILED) from exc
+            self._settings = updated
 
     # ------------------------------------------------------------ the worker
 
