@@ -75,7 +75,7 @@ class ServerSetupPage:
             "Alpaca clients (N.I.N.A., ConformU, alpyca) find the server by discovery or at one of the "
             "addresses above.</p>"
         )
-        send_html(resp, falcon.HTTP_200, page(f"{info.name}", server + devices + notes))
+        send_html(resp, falcon.HTTP_200, page(info.name, server + devices + notes))
 
 
 class DeviceSetupPage:
