@@ -40,7 +40,7 @@ BAD_CLIENT_IDS = (("empty", ""), ("white space", "     "), ("negative", "-12345"
 BAD_TRANSACTION_IDS = (("empty", ""), ("white space", "     "), ("negative", "-67890"), ("non-numeric", "qweqwe"))
 COMMON_KEYS = ("ClientTransactionID", "ServerTransactionID", "ErrorNumber", "ErrorMessage")
 HALT_WAIT = 10.0
-POLL_INTERVAL = 0.1
+POLL_INTERVAL = 0.05
 Params = tuple[tuple[str, str], ...]
 
 

@@ -75,7 +75,7 @@ class BrokenFocuser:
         defects: Defects = Defects(),
         *,
         max_step: int = 1000,
-        move_seconds: float = 0.3,
+        move_seconds: float = 0.15,
         absolute: bool = True,
         temp_comp_available: bool = False,
     ) -> None:
@@ -95,7 +95,7 @@ class BrokenFocuser:
         self._udp.bind(("127.0.0.1", 0))
         self._udp.settimeout(0.1)
         self._threads = [
-            threading.Thread(target=self._http.serve_forever, daemon=True),
+            threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True),
             threading.Thread(target=self._answer_discovery, daemon=True),
         ]
 

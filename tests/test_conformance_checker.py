@@ -1,0 +1,151 @@
+"""The conformance checker against deliberately broken focusers: it must find every defect, and
+must find nothing wrong with a correct one (so its findings against our server mean something)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from broken_focuser import BrokenFocuser, Defects
+from conformance import RUNS, CheckerOptions, Finding, Report, Verdict, run_all
+
+REPO = Path(__file__).resolve().parent.parent
+FAILURES = (Verdict.ISSUE, Verdict.ERROR)
+
+
+def check(
+    defects: Defects = Defects(),
+    runs: tuple[str, ...] = RUNS,
+    timeout: float = 5.0,
+    discovery_duration: float = 0.5,
+    **fixture: object,
+) -> Report:
+    with BrokenFocuser(defects, **fixture) as server:  # type: ignore[arg-type]
+        options = CheckerOptions(
+            timeout=timeout, discovery_port=server.discovery_port, discovery_duration=discovery_duration, move_timeout=10.0
+        )
+        return run_all(server.url, runs, options)
+
+
+def failures(report: Report) -> list[Finding]:
+    return [f for f in report.findings if f.verdict in FAILURES]
+
+
+def describe(findings: list[Finding]) -> str:
+    return "\n".join(f.line() for f in findings) or "(none)"
+
+
+@pytest.mark.parametrize(
+    "fixture, expected_info",
+    [
+        ({}, {("conformance", "Action")}),
+        ({"absolute": False}, {("conformance", "Action"), ("conformance", "DeviceState")}),
+        ({"temp_comp_available": True}, {("conformance", "Action")}),
+    ],
+    ids=["absolute", "relative", "temperature-compensation"],
+)
+def test_a_correct_focuser_passes_every_run(fixture: dict[str, object], expected_info: set[tuple[str, str]]) -> None:
+    report = check(**fixture)  # type: ignore[arg-type]
+    assert not failures(report), describe(failures(report))
+    infos = report.select(verdict=Verdict.INFO)
+    assert {(f.run, f.test) for f in infos} == expected_info, describe(infos)
+    assert {f.run for f in report.findings} == set(RUNS)
+    assert report.exit_status == 0
+    if fixture.get("absolute", True):
+        passed = {f.test for f in report.select("conformance", Verdict.OK)}
+        assert set(LIMIT_MOVES) <= passed, "the limit moves must run even without temperature compensation"
+
+
+LIMIT_MOVES = ("Move - To 0", "Move - Below 0", "Move - To MidPoint", "Move - To MaxStep", "Move - Above MaxStep")
+
+# Each defect: the runs to do, and the findings (run, test, words of the message) that must be failures.
+DEFECTS: dict[str, tuple[tuple[str, ...], list[tuple[str, str, str]]]] = {
+    "miscased_keys": (
+        ("conformance", "protocol"),
+        [("protocol", "GET Description", "must be cased exactly"), ("conformance", "InterfaceVersion", "no 'Value' key")],
+    ),
+    "no_content_type": (
+        ("conformance", "protocol"),
+        [("conformance", "InterfaceVersion", "application/json"), ("protocol", "GET Name", "no Content-Type header")],
+    ),
+    "rejects_out_of_range": (
+        ("conformance",),
+        [("conformance", "Move - Below 0", "should fail gracefully"), ("conformance", "Move - Above MaxStep", "should fail gracefully")],
+    ),
+    "echoes_miscased_put_id": (("protocol",), [("protocol", "PUT Move", "expected ClientTransactionID 0 but received 67890")]),
+    "unknown_member_200": (("protocol",), [("protocol", "Bad URI", "Unknown member")]),
+    "is_moving_lies": (("conformance",), [("conformance", "Move - To MaxStep", "Move ended at")]),
+    "nonstandard_state_name": (("conformance",), [("conformance", "DeviceState", "non-operational property")]),
+    "server_transaction_zero": (("protocol",), [("protocol", "GET Position", "ServerTransactionID is 0")]),
+    "spaced_discovery_reply": (("discovery",), [("discovery", "Discovery reply", "white-space")]),
+}
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+def test_each_defect_is_reported_as_a_failure(defect: str) -> None:
+    runs, expected = DEFECTS[defect]
+    report = check(Defects(**{defect: True}), runs=runs)
+    for run, test, words in expected:
+        found = [f for f in failures(report) if f.run == run and f.test == test and words in f.message]
+        assert found, f"no {run} ISSUE or ERROR under {test!r} mentioning {words!r}; failures were:\n{describe(failures(report))}"
+    assert report.exit_status == min(len(failures(report)), 255)
+
+
+def test_a_move_that_blocks_until_done_is_reported() -> None:
+    # A relative focuser makes only two moves, so the deliberately slow moves keep the test short.
+    report = check(Defects(blocking_move=True), runs=("conformance",), move_seconds=1.1, absolute=False)
+    found = [f for f in failures(report) if f.test == "Move - TempComp False" and "moved synchronously" in f.message]
+    assert found, describe(failures(report))
+
+
+def test_a_hung_server_gives_errors_and_the_checker_finishes() -> None:
+    report = check(Defects(hangs=True), timeout=0.3, discovery_duration=0.3)
+    for run in RUNS:
+        errors = report.select(run, Verdict.ERROR)
+        assert errors, f"the {run} run reported no error against a server that never answers"
+    assert any("no reply within the 0.3 s request timeout" in f.message for f in report.select(verdict=Verdict.ERROR))
+
+
+def test_no_discovery_reply_is_information_and_management_is_checked_at_the_url_port() -> None:
+    with BrokenFocuser() as server:
+        silent_port = server.discovery_port + 1 if server.discovery_port < 65535 else server.discovery_port - 1
+        report = run_all(server.url, ("discovery",), CheckerOptions(discovery_port=silent_port, discovery_duration=0.3))
+    assert [f.test for f in report.select("discovery", Verdict.INFO)] == ["Discovery"]
+    assert {f.test for f in report.select("discovery", Verdict.OK)} == {
+        "Management apiversions", "Management description", "Management devices"
+    }
+
+
+def run_command(*args: str) -> subprocess.CompletedProcess[str]:
+    """The checker as a user runs it, with -S so that only the standard library is importable."""
+    return subprocess.run(
+        [sys.executable, "-S", "-m", "conformance", *args], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_command_exits_with_errors_plus_issues() -> None:
+    with BrokenFocuser(Defects(echoes_miscased_put_id=True)) as server:
+        options = ("--run", "protocol", "--discovery-port", str(server.discovery_port))
+        result = run_command(server.url, *options)
+        expected = run_all(server.url, ("protocol",), CheckerOptions(discovery_port=server.discovery_port))
+    assert result.returncode == expected.exit_status > 0, result.stdout + result.stderr
+    assert "ISSUE" in result.stdout and "FAILED" in result.stdout
+
+
+def test_the_command_exits_0_for_a_correct_focuser_and_prints_one_line_per_check() -> None:
+    with BrokenFocuser() as server:
+        result = run_command(server.url, "--run", "discovery", "--discovery-port", str(server.discovery_port))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("discovery ")]
+    assert lines and all(any(f" {v.value} " in line for v in Verdict) for line in lines), result.stdout
+    assert any(" OK " in line and "Management apiversions" in line for line in lines)
+    assert "PASSED" in result.stdout
+
+
+def test_the_command_explains_a_bad_url() -> None:
+    result = run_command("http://127.0.0.1:11111/api/v1/telescope/0")
+    assert result.returncode == 2
+    assert "only tests focusers" in result.stderr
