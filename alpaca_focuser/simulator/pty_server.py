@@ -8,12 +8,12 @@ import logging
 import os
 import pty
 import select
-import threading
 import tty
 from pathlib import Path
 
 from .motor import FocusMotor
 from .responder import AuxResponder
+from .serving import SimulatorServer
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def replace_symlink(link: Path, target: str) -> None:
     os.replace(temp, link)
 
 
-class PtySimulator:
+class PtySimulator(SimulatorServer):
     """Serves ``motor`` on a fresh pty whose slave is reachable through the symlink ``link_path``.
 
     The simulator keeps its own slave descriptor open, so a client closing the port does not
@@ -39,36 +39,22 @@ class PtySimulator:
     """
 
     def __init__(self, motor: FocusMotor, link_path: str | os.PathLike[str]) -> None:
-        self.motor = motor
+        super().__init__(motor)
         self.path = Path(link_path)
         self.device: str | None = None
         self._master: int | None = None
         self._slave: int | None = None
         self._responder: AuxResponder | None = None
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._next_path: Path | None = None
 
-    def start(self) -> PtySimulator:
+    def _open(self) -> None:
         self._plug()
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._serve, name=f"pty simulator {self.path}", daemon=True)
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+    def _close(self) -> None:
         self._unplug()
-        self.motor.save()
 
-    def __enter__(self) -> PtySimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _thread_name(self) -> str:
+        return f"pty simulator {self.path}"
 
     def unplug(self, seconds: float | None, new_path: str | os.PathLike[str] | None = None) -> None:
         """Pull the cable: the pty and its symlink vanish, and come back after ``seconds``

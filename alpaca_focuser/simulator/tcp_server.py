@@ -7,25 +7,23 @@ from __future__ import annotations
 import logging
 import select
 import socket
-import threading
 
 from .motor import FocusMotor
 from .responder import AuxResponder
+from .serving import SimulatorServer
 
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.05
 
 
-class TcpSimulator:
+class TcpSimulator(SimulatorServer):
     def __init__(self, motor: FocusMotor, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.motor = motor
+        super().__init__(motor)
         self.host = host
         self.port = port
         self._listener: socket.socket | None = None
         self._clients: dict[socket.socket, AuxResponder] = {}
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -40,26 +38,14 @@ class TcpSimulator:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"socket://{host}:{self.port}"
 
-    def start(self) -> TcpSimulator:
+    def _open(self) -> None:
         self._listen()
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._serve, name=f"tcp simulator {self.port}", daemon=True)
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+    def _close(self) -> None:
         self._close_all()
-        self.motor.save()
 
-    def __enter__(self) -> TcpSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _thread_name(self) -> str:
+        return f"tcp simulator {self.port}"
 
     def _listen(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
