@@ -415,3 +415,12 @@ def test_a_server_that_starts_before_its_focuser_keeps_trying(tmp_path):
             assert focuser.state.firmware == "7.15.8240"
     finally:
         focuser.close()
+
+
+def test_port_auto_without_a_focuser_lists_the_ports_it_saw():
+    focuser = CelestronFocuser(FocuserSettings(port="auto", **FAST))
+    try:
+        with pytest.raises(NotConnected, match=r"USB id 15A2:A50F.*Ports seen"):
+            focuser.connect()
+    finally:
+        focuser.close()
