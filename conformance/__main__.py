@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import RUNS, CheckerOptions, Finding, Report, Verdict, run_all
+from . import RUNS, CheckerOptions, DeviceUrl, Finding, Report, Verdict, run_all
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             discovery_duration=args.discovery_duration,
             broadcast=args.broadcast,
         )
+        DeviceUrl.parse(args.url)
     except ValueError as exc:
         parser.error(str(exc))
 
@@ -59,10 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
     report = Report(on_finding=show)
     runs = RUNS if args.run == "all" else (args.run,)
+    print(f"Checking {args.url}: the {', '.join(runs)} run{'s' if len(runs) > 1 else ''}", flush=True)
     try:
         run_all(args.url, runs, options, report)
-    except ValueError as exc:
-        parser.error(str(exc))
     except KeyboardInterrupt:
         print("\nInterrupted; the findings so far:", file=sys.stderr)
     print("\n".join(report.summary_lines()))

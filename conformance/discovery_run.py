@@ -156,7 +156,8 @@ class DiscoveryRun:
             if not isinstance(body["Value"], kind):
                 raise ReplyFault(f"{sent} returned a Value that is not a JSON {'array' if kind is list else 'object'}: {reply.excerpt()}")
         except TransportFailure as exc:
-            self.log.error(test, f"{exc} (the management timeout is the discovery duration; see --discovery-duration)")
+            hint = " (the management timeout is the discovery duration; see --discovery-duration)" if "timeout" in str(exc) else ""
+            self.log.error(test, f"{exc}{hint}")
             return None
         except ReplyFault as exc:
             self.log.issue(test, str(exc))
