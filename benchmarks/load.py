@@ -7,11 +7,13 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import statistics
 import subprocess
 import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 from .rig import LOOPBACK, BenchmarkError
 from .stats import percentile
@@ -98,3 +100,28 @@ def _python(port: int, path: str, clients: int, seconds: float) -> LoadResult:
     samples = [value for own in latencies for value in own]
     return LoadResult("python", clients, len(samples), elapsed, sum(errors), percentile(samples, 0.5) * 1000,
                       percentile(samples, 0.99) * 1000, max(samples, default=0.0) * 1000)
+
+
+def combine(slices: list[LoadResult]) -> LoadResult:
+    """One figure from several short runs of the same load: rates from the totals, and the median
+    of the slices' percentiles, so one slice hit by a neighbour's burst on a shared machine does
+    not decide the figure (the worst slice is kept in ``max_ms``)."""
+    first = slices[0]
+    median = statistics.median
+    return LoadResult(first.client, first.clients, sum(s.requests for s in slices), sum(s.seconds for s in slices),
+                      sum(s.errors for s in slices), median(s.p50_ms for s in slices), median(s.p99_ms for s in slices),
+                      max(s.max_ms for s in slices))
+
+
+def interleaved(loads: dict[str, tuple[int, str]], clients: int, seconds: float, rounds: int,
+                before: dict[str, Callable[[], None]] | None = None) -> dict[str, LoadResult]:
+    """Run each named load (port, path) for ``seconds`` in total, in ``rounds`` short slices taken in
+    turn, so that the loads being compared share the machine's good and bad moments alike.
+    ``before`` names a function to call before each slice of that load (to switch a fault on...)."""
+    slices: dict[str, list[LoadResult]] = {name: [] for name in loads}
+    for _ in range(rounds):
+        for name, (port, path) in loads.items():
+            if before and name in before:
+                before[name]()
+            slices[name].append(run_load(port, path, clients, seconds / rounds))
+    return {name: combine(runs) for name, runs in slices.items()}

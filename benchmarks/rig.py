@@ -253,8 +253,10 @@ class BareAppProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> BareAppProcess:
+        # Its log goes to a file, as the server's does: a pipe nobody reads would block it when full.
+        self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen([sys.executable, "-m", "benchmarks.bare_app", str(self.http_port), str(self.threads)],
-                                        cwd=Path(__file__).parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                        cwd=Path(__file__).parent.parent, stdout=self._log, stderr=subprocess.STDOUT)
         try:
             wait_until(self._ready, SERVER_START_TIMEOUT_S, "the bare app to answer", 0.01)
         except BaseException:
@@ -265,7 +267,8 @@ class BareAppProcess:
     def _ready(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise BenchmarkError(f"the bare app exited: {self.process.stderr.read().decode(errors='replace') if self.process.stderr else ''}")
+            self._log.seek(0)
+            raise BenchmarkError(f"the bare app exited: {self._log.read().decode(errors='replace')[-2000:]}")
         try:
             with AlpacaClient(self.http_port, timeout=2) as client:
                 return client.get("position") is not None
@@ -281,3 +284,4 @@ class BareAppProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self._log.close()

@@ -67,6 +67,6 @@ def run(_: dict) -> Outcome:
     frames_moving = moving["frames_sent_per_s"] + moving["frames_received_per_s"]
     outcome.rows.append(Row("6", "AUX traffic moving: requests/s, frames/s both ways, bytes/s",
                             f"{moving['requests_per_s']:g} req/s, {frames_moving:g} frames/s, {moving['bytes_per_s']:g} B/s",
-                            "", None, "INDI: 2 requests/s"))
+                            "for information", None, "INDI polls every 500 ms"))
     outcome.details["poll_settings_ms"] = {k: v for k, v in outcome.details["poll_settings_ms"].items() if k.startswith("poll_")}
     return outcome
