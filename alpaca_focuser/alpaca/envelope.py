@@ -11,6 +11,8 @@ import falcon
 
 from ..errors import AlpacaError
 
+# One encoder for every reply: compact, and never NaN (not JSON).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 NO_VALUE: Any = object()  # marks a PUT member that returns nothing, so the reply has no Value
 
 
@@ -45,7 +47,7 @@ def envelope(
 def send_json(resp: falcon.Response, body: dict[str, Any]) -> None:
     resp.status = falcon.HTTP_200
     resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    resp.text = _ENCODER.encode(body)
 
 
 def send_text(resp: falcon.Response, status: str, message: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 UINT32_MAX = 4_294_967_295
 INT32_MIN = -2_147_483_648
@@ -24,18 +24,21 @@ class BadRequest(Exception):
     """The request breaks an Alpaca protocol rule; the message is the HTTP 400 body."""
 
 
-@dataclass(frozen=True)
 class Fields:
-    """The name/value pairs of one request: the query of a GET or the form body of a PUT."""
+    """The name/value pairs of one request: the query of a GET or the form body of a PUT.
 
-    pairs: tuple[tuple[str, str], ...]
-    caseless: bool  # GET query keys match in any casing; PUT form keys only exactly
+    Indexed once, because every request looks up ClientID, ClientTransactionID and its parameters.
+    """
+
+    def __init__(self, pairs: list[tuple[str, str]], caseless: bool) -> None:
+        self.pairs = pairs
+        self.caseless = caseless  # GET query keys match in any casing; PUT form keys only exactly
+        self._index: dict[str, list[str]] = {}
+        for key, value in pairs:
+            self._index.setdefault(key.lower() if caseless else key, []).append(value)
 
     def values(self, name: str) -> list[str]:
-        if self.caseless:
-            wanted = name.lower()
-            return [value for key, value in self.pairs if key.lower() == wanted]
-        return [value for key, value in self.pairs if key == name]
+        return self._index.get(name.lower() if self.caseless else name, [])
 
     def first(self, name: str) -> str | None:
         found = self.values(name)
@@ -47,8 +50,21 @@ class Fields:
         return next((key for key, _ in self.pairs if key.lower() == wanted and key != name), None)
 
 
+def parse_pairs(text: str) -> list[tuple[str, str]]:
+    """``application/x-www-form-urlencoded`` pairs, blank values kept; decoding only where needed."""
+    pairs = []
+    for part in text.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        if "%" in part or "+" in part:
+            key, value = unquote_plus(key), unquote_plus(value)
+        pairs.append((key, value))
+    return pairs
+
+
 def query_fields(query_string: str) -> Fields:
-    return Fields(tuple(parse_qsl(query_string, keep_blank_values=True)), caseless=True)
+    return Fields(parse_pairs(query_string), caseless=True)
 
 
 def form_fields(body: bytes) -> Fields:
@@ -59,7 +75,7 @@ def form_fields(body: bytes) -> Fields:
             "The PUT body is not UTF-8 text: send the parameters as an "
             "application/x-www-form-urlencoded form, for example Position=1000"
         ) from None
-    return Fields(tuple(parse_qsl(text, keep_blank_values=True)), caseless=False)
+    return Fields(parse_pairs(text), caseless=False)
 
 
 @dataclass(frozen=True)
