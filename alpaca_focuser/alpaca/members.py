@@ -9,6 +9,7 @@ operational state, so it cannot drift from the members themselves.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -95,6 +96,7 @@ def device_state(served: ServedDevice) -> list[dict[str, Any]]:
     return items
 
 
+@functools.lru_cache(maxsize=16)  # many clients read the same snapshot between two polls
 def local_timestamp(seconds: float) -> str:
     """Local unqualified ISO 8601 with milliseconds; a UTC "Z" form fails the official schema."""
     return datetime.datetime.fromtimestamp(seconds).isoformat(timespec="milliseconds")

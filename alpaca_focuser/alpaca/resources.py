@@ -40,6 +40,15 @@ class DeviceResource:
     def __init__(self, devices: dict[str, list[ServedDevice]], transactions: TransactionCounter) -> None:
         self._devices = devices
         self._transactions = transactions
+        # Every well-formed path, looked up in one step; anything else goes through _resolve,
+        # which says what is wrong with it.
+        self._routes = {
+            (kind, str(served.number), member, method): (served, operation)
+            for kind, served_devices in devices.items()
+            for served in served_devices
+            for member, methods in MEMBER_TABLES[kind].items()
+            for method, operation in methods.items()
+        }
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str, member: str) -> None:
         self._handle(req, resp, device_type, device_number, member)
@@ -48,7 +57,8 @@ class DeviceResource:
 
     def _handle(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str, member: str) -> None:
         try:
-            served, operation = self._resolve(req.method, device_type, device_number, member)
+            route = self._routes.get((device_type, device_number, member, req.method))
+            served, operation = route or self._resolve(req.method, device_type, device_number, member)
             fields = request_fields(req)
             ids = client_ids(fields)
             args = parse_params(operation.params, fields, req.method, member)
