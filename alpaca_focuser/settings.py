@@ -37,7 +37,7 @@ class FocuserSettings:
     unique_id: str = ""
     presets: list[Preset] = field(default_factory=list)
     poll_moving_ms: int = 20
-    poll_idle_ms: int = 1000
+    poll_idle_ms: int = 1500
     poll_calibration_ms: int = 500
     reply_timeout_s: float = 1.0
     grace_s: float = 10.0
