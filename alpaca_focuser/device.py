@@ -73,7 +73,8 @@ class Focuser(Protocol):
     def jog(self, rate: int) -> None:
         """Run at a signed manual rate -9..9 (0 stops) until renewed, halted or at a range end."""
 
-    def start_calibration(self) -> None: ...
+    def start_calibration(self) -> None:
+        """Start calibrating; refused while a move or a calibration is in progress."""
 
     def abort_calibration(self) -> None: ...
 
@@ -86,7 +87,8 @@ class Focuser(Protocol):
     @property
     def reverse(self) -> bool: ...
 
-    def set_reverse(self, reverse: bool) -> None: ...
+    def set_reverse(self, reverse: bool) -> None:
+        """Change and save the direction mapping; refused while the focuser moves."""
 
     def presets(self) -> list[Preset]: ...
 

@@ -181,6 +181,7 @@ class CelestronFocuser:
         state = self._require_connected()
         if state.calibration.running:
             raise InvalidOperation("A calibration is already running; watch it with 'CalibrationStatus' or stop it with 'AbortCalibration'.")
+        self._refuse_while_moving(state, "Calibrate")
         self._give(CalibrationJob())
 
     def abort_calibration(self) -> None:
@@ -201,6 +202,11 @@ class CelestronFocuser:
             raise NotConnected(f"The focuser on {self._settings.port} is not connected{reason}. Connect it first.")
         return state
 
+    @staticmethod
+    def _refuse_while_moving(state: FocuserState, what: str) -> None:
+        if state.connected and state.moving:
+            raise InvalidOperation(f"{what} is refused while the focuser moves. Wait for the move to end, or stop it with Halt.")
+
     def _require_movable(self) -> FocuserState:
         state = self._require_connected()
         if state.calibration.running:
@@ -220,6 +226,9 @@ class CelestronFocuser:
         self._change(backlash_steps=steps, backlash_direction=Direction(direction))
 
     def set_reverse(self, reverse: bool) -> None:
+        # A move in progress was planned in the old directions; changing them under it would
+        # leave its target and the reported position disagreeing.
+        self._refuse_while_moving(self._state, "SetReverse")
         self._change(reverse=reverse)
         with self._cond:
             self._map = dataclasses.replace(self._map, reverse=reverse)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..device import Focuser
-from ..errors import ActionNotImplemented, InvalidOperation, InvalidValue, NotConnected
+from ..errors import ActionNotImplemented, InvalidValue, NotConnected
 from ..settings import Direction, Preset
 
 PRESET_NAME_MAX = 200  # the configuration file refuses longer names
@@ -197,15 +197,7 @@ def _backlash_now(device: Focuser) -> dict[str, Any]:
     return {"steps": steps, "direction": Direction(direction).value}
 
 
-def _refuse_while_moving(device: Focuser, what: str) -> None:
-    state = device.state
-    if state.connected and state.moving:
-        raise InvalidOperation(f"{what} is refused while the focuser moves. Wait for the move to end, or stop it with Halt.")
-
-
 def _calibrate(device: Focuser, _: None) -> dict[str, Any]:
-    if not device.state.calibration.running:  # a second Calibrate gets the device's own "already running"
-        _refuse_while_moving(device, "Calibrate")
     device.start_calibration()
     return _calibration(device)
 
@@ -226,9 +218,8 @@ def _save_preset(device: Focuser, wanted: _PresetToSave) -> dict[str, Any]:
 
 
 def _move_relative(device: Focuser, steps: int) -> dict[str, Any]:
-    state = device.state
     device.move_relative(steps)
-    return {"target": max(0, min(state.max_step, state.position + steps))}
+    return {"target": device.state.target}
 
 
 def _jog(device: Focuser, rate: int) -> dict[str, Any]:
@@ -237,7 +228,6 @@ def _jog(device: Focuser, rate: int) -> dict[str, Any]:
 
 
 def _set_reverse(device: Focuser, reverse: bool) -> dict[str, Any]:
-    _refuse_while_moving(device, "SetReverse")
     device.set_reverse(reverse)
     return {"reverse": device.reverse}
 
