@@ -61,6 +61,7 @@ class CelestronFocuser:
         self._requests: list[_Request] = []
         self._job: Job | None = None  # shared: set by callers, cleared by the worker
         self._halt = False
+        self._halting = False  # a Halt not carried out yet: readers still see the focuser moving
         self._closing = False
         self._wanted = False
         self._thread: threading.Thread | None = None
@@ -174,6 +175,7 @@ class CelestronFocuser:
         with self._cond:
             self._job = None
             self._halt = True
+            self._halting = True
             self._publish()
             self._cond.notify_all()
 
@@ -322,6 +324,10 @@ class CelestronFocuser:
                 log.exception("Unexpected fault in the focuser worker for %s; it carries on", self._settings.port)
                 with self._cond:
                     self._next_poll = time.monotonic() + self._settings.poll_idle_ms / 1000
+            if halt:
+                with self._cond:
+                    self._halting = self._halt  # still true only if another Halt came meanwhile
+                    self._publish()
         self._close_link()
 
     def _next_wake(self) -> float:
@@ -492,6 +498,10 @@ class CelestronFocuser:
         link = self._link
         assert link is not None
         link.request(commands.stop())
+        # Read where it stopped, so IsMoving turns false together with the final Position; a motor
+        # that still coasts is followed by the fast poll.
+        self._read(link.request(commands.get_position()))
+        self._next_poll = time.monotonic() + self._settings.poll_moving_ms / 1000
         if isinstance(self._active, CalibrationJob):
             link.request(commands.calibration_abort())
             # An aborted calibration clears the focuser's calibrated flag: read what it reports now.
@@ -649,7 +659,7 @@ class CelestronFocuser:
             position=position,
             raw_position=self._raw,
             target=job.target if isinstance(job, MoveJob) else None,
-            moving=job is not None,
+            moving=connected and (job is not None or self._halting),
             max_step=self._map.max_step,
             low_limit=self._map.low,
             high_limit=self._map.high,

@@ -213,10 +213,11 @@ def test_halt_stops_a_move(rig):
     focuser.move(0)
     wait_for(lambda: focuser.state.position < focuser.state.max_step // 2 - 1000 or not focuser.state.moving, 10, "motion")
     focuser.halt()
-    assert not focuser.state.moving
-    wait_for(lambda: not motor.moving, 2, "the motor to stop")
+    wait_for(lambda: not focuser.state.moving, 2, "the halt to be carried out")
+    assert not motor.moving
     assert motor.stops[-1].reason == "stopped"  # stopped by the command, not arrived
     assert motor.position > motor.limits[0]
+    assert focuser.state.raw_position == motor.position  # IsMoving ends with the final Position
 
 
 def test_uncalibrated_focuser_refuses_moves_until_calibrated():
