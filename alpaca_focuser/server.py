@@ -26,12 +26,13 @@ import waitress
 from waitress import wasyncore
 
 from . import __version__, mdns
+from . import simulator  # noqa: F401  (importing it registers the port URL sim://)
 from .alpaca.app import create_app
 from .alpaca.management import ServerInfo
 from .alpaca.served import ServedDevice, serve
 from .config import LOG_LEVELS, ConfigError, ConfigFile
 from .discovery import DiscoveryResponder, DiscoveryUnavailable
-from .focuser import CelestronFocuser
+from .device import CelestronFocuser
 from .settings import FocuserSettings, Settings
 
 log = logging.getLogger(__name__)

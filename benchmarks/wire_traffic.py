@@ -12,7 +12,7 @@ import dataclasses
 import time
 
 from alpaca_focuser.celestron.link import LinkStats
-from alpaca_focuser.focuser import CelestronFocuser
+from alpaca_focuser.device import CelestronFocuser
 from alpaca_focuser.settings import FocuserSettings
 
 from .report import Outcome, Row

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from alpaca_focuser.focuser import CelestronFocuser
+from alpaca_focuser.device import CelestronFocuser
 from alpaca_focuser.server import AlpacaServer
 from alpaca_focuser.settings import FocuserSettings, ServerSettings, Settings
 from alpaca_focuser.simulator import registry

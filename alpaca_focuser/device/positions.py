@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .celestron.commands import POSITION_MAX
-from .settings import Direction
+from ..celestron.commands import POSITION_MAX
+from ..settings import Direction
 
 
 @dataclass(frozen=True)

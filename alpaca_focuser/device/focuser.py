@@ -14,15 +14,14 @@ import time
 from concurrent.futures import Future
 from typing import Callable
 
-from . import simulator  # noqa: F401  (makes the built-in simulator reachable as the port URL sim://)
-from .celestron import commands
-from .celestron.commands import CalibrationReport, Limits
-from .celestron.link import AuxError, AuxLink, LinkStats, NoReply
-from .device import CalibrationStatus, FocuserState
-from .errors import DriverError, InvalidOperation, InvalidValue, NotConnected
+from ..celestron import commands
+from ..celestron.commands import CalibrationReport, Limits
+from ..celestron.link import AuxError, AuxLink, LinkStats, NoReply
+from .interface import CalibrationStatus, FocuserState
+from ..errors import DriverError, InvalidOperation, InvalidValue, NotConnected
 from .jobs import CalibrationJob, Job, JogJob, MoveJob
 from .positions import PositionMap, plan_legs
-from .settings import Direction, FocuserSettings, Preset
+from ..settings import Direction, FocuserSettings, Preset
 
 log = logging.getLogger(__name__)
 
@@ -380,7 +379,7 @@ class CelestronFocuser:
         """Open the link and read the focuser: version handshake, position, limits, calibration."""
         url = self._settings.port
         if url == "auto":
-            from .celestron.port_finder import PortNotFound, find_focuser
+            from ..celestron.port_finder import PortNotFound, find_focuser
 
             try:
                 url = find_focuser(baud=self._settings.baud)
