@@ -25,14 +25,17 @@ from typing import Any
 import waitress
 from waitress import wasyncore
 
-from . import __version__, mdns
-from . import simulator  # noqa: F401  (importing it registers the port URL sim://)
+from . import (
+    __version__,
+    mdns,
+    simulator,  # noqa: F401  (importing it registers the port URL sim://)
+)
 from .alpaca.app import create_app
 from .alpaca.management import ServerInfo
 from .alpaca.served import ServedDevice, serve
 from .config import LOG_LEVELS, ConfigError, ConfigFile
-from .discovery import DiscoveryResponder, DiscoveryUnavailable
 from .device import CelestronFocuser
+from .discovery import DiscoveryResponder, DiscoveryUnavailable
 from .settings import FocuserSettings, Settings
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ import statistics
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from .rig import LOOPBACK, BenchmarkError
 from .stats import percentile

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(markdown(rows))
     document = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": where,
         "load_client": load_client(),
         "wall_s": round(elapsed, 1),

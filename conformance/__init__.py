@@ -8,7 +8,7 @@ assert on the returned report.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .client import DeviceUrl
 from .conformance_run import run_conformance

@@ -34,7 +34,7 @@ class DeviceUrl:
     device_number: int
 
     @classmethod
-    def parse(cls, url: str) -> "DeviceUrl":
+    def parse(cls, url: str) -> DeviceUrl:
         match = URL_PATTERN.match(url.strip())
         if match is None:
             raise ValueError(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime
 import json
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .client import (
     NOT_IMPLEMENTED,

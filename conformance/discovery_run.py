@@ -80,7 +80,7 @@ class DiscoveryRun:
                 sock.settimeout(remaining)
                 try:
                     data, sender = sock.recvfrom(65535)
-                except socket.timeout:
+                except TimeoutError:
                     break
                 except OSError:
                     break  # an ICMP "port unreachable": nothing listens on the discovery port

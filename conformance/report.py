@@ -8,9 +8,9 @@ because ConformU treats them as advice, not as failures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable
 
 RUNS = ("conformance", "protocol", "discovery")
 
@@ -62,7 +62,7 @@ class Report:
     def note_timing(self, run: str, test: str, seconds: float, target: float) -> None:
         self.timings.append(TimingNote(run, test, seconds, target))
 
-    def for_run(self, run: str) -> "RunLog":
+    def for_run(self, run: str) -> RunLog:
         return RunLog(self, run)
 
     def select(self, run: str | None = None, verdict: Verdict | None = None) -> list[Finding]:

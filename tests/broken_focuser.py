@@ -15,9 +15,10 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 NOT_IMPLEMENTED, INVALID_VALUE, NOT_CONNECTED = 0x400, 0x401, 0x407
 DEVICE_PATH = re.compile(r"^/api/v1/focuser/(?P<number>\d+)/(?P<member>[a-z]+)$")
@@ -111,7 +112,7 @@ class BrokenFocuser:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/api/v1/focuser/0"
 
-    def __enter__(self) -> "BrokenFocuser":
+    def __enter__(self) -> BrokenFocuser:
         for thread in self._threads:
             thread.start()
         return self
@@ -130,7 +131,7 @@ class BrokenFocuser:
         while not self._stopping.is_set():
             try:
                 data, sender = self._udp.recvfrom(1024)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -6,7 +6,8 @@ import os
 import shutil
 import socket
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 

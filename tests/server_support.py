@@ -18,18 +18,19 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from conftest import wait_for
 
 from alpaca_focuser.device import CelestronFocuser
 from alpaca_focuser.server import AlpacaServer
 from alpaca_focuser.settings import FocuserSettings, ServerSettings, Settings
 from alpaca_focuser.simulator import registry
 from alpaca_focuser.simulator.motor import FocusMotor
-from conftest import wait_for
 
 
 @dataclass

@@ -24,8 +24,8 @@ from conftest import wait_for
 
 from alpaca_focuser.alpaca.actions import run_action
 from alpaca_focuser.config import ConfigFile
-from alpaca_focuser.errors import ActionNotImplemented, NotConnected
 from alpaca_focuser.device import CelestronFocuser
+from alpaca_focuser.errors import ActionNotImplemented, NotConnected
 from alpaca_focuser.server import AlpacaServer
 from alpaca_focuser.settings import FocuserSettings
 

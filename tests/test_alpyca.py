@@ -4,13 +4,12 @@ running server, with the simulated focus motor behind it."""
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from alpaca import management
 from alpaca.exceptions import ActionNotImplementedException, NotConnectedException, NotImplementedException
 from alpaca.focuser import Focuser
-
 from conftest import wait_for
 from server_support import RunningServer, running_server
 

@@ -17,10 +17,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import IN_CI, require_tool
 
 from alpaca_focuser.config import ConfigError, ConfigFile
 from alpaca_focuser.settings import Direction, FocuserSettings, Preset, Settings
-from conftest import IN_CI, require_tool
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "config.toml"
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from broken_focuser import BrokenFocuser, Defects
+
 from conformance import RUNS, CheckerOptions, Finding, Report, Verdict, run_all
 
 REPO = Path(__file__).resolve().parent.parent

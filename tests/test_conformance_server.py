@@ -7,10 +7,10 @@ from __future__ import annotations
 import socket
 
 import pytest
-
-from conformance import CheckerOptions, Finding, Report, Verdict, run_all
 from conftest import free_port
 from server_support import running_server
+
+from conformance import CheckerOptions, Finding, Report, Verdict, run_all
 
 # ConformU cannot call Action, and the Celestron focus motor has no temperature sensor.
 EXPECTED_CONFORMANCE_INFO = {

@@ -19,9 +19,9 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from conftest import IN_CI, free_port, require_tool, wait_for
 
 from alpaca_focuser.discovery import DiscoveryResponder, DiscoveryUnavailable, ReplyLimiter, SourcePolicy
-from conftest import IN_CI, free_port, require_tool, wait_for
 
 PROBE = b"alpacadiscovery1"
 TESTS_DIR = Path(__file__).resolve().parent

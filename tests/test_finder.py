@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import free_port
+from server_support import running_server
+from test_discovery import run_in_net_namespace
 
 from alpaca_focuser import finder
 from alpaca_focuser.discovery import DiscoveryResponder
 from alpaca_focuser.finder import Answer, Device, Found
-from conftest import free_port
-from server_support import running_server
-from test_discovery import run_in_net_namespace
 
 DESCRIPTION = {"ServerName": "Dome Pi", "Manufacturer": "Test Maker", "ManufacturerVersion": "9.8",
                "Location": "Backyard"}

@@ -12,8 +12,8 @@ import pytest
 from conftest import wait_for
 from sim_support import running_pty_simulator
 
-from alpaca_focuser.errors import DriverError, InvalidOperation, InvalidValue, NotConnected
 from alpaca_focuser.device import CelestronFocuser
+from alpaca_focuser.errors import DriverError, InvalidOperation, InvalidValue, NotConnected
 from alpaca_focuser.settings import Direction, FocuserSettings
 from alpaca_focuser.simulator import FocusMotor
 

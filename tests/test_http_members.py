@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
-
 from conftest import free_port, wait_for
 from server_support import RunningServer, running_server, sim_port
+
 from alpaca_focuser.settings import FocuserSettings
 
 NOT_IMPLEMENTED = 0x400

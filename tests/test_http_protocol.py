@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
-
 from conftest import wait_for
 from server_support import RunningServer, running_server
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from alpaca_focuser.simulator import FocusMotor
 from conftest import free_port, require_tool, wait_for
 from sim_support import running_pty_simulator
+
+from alpaca_focuser.simulator import FocusMotor
 
 DEVICE = "Celestron SCT"
 TIME_SCALE = 100  # a 4-minute calibration takes under 3 s

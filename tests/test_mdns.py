@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from conftest import free_port
 from zeroconf import ServiceInfo, Zeroconf
 
 from alpaca_focuser.mdns import MdnsAdvertiser, instance_label
-from conftest import free_port
 
 REGISTRATION_TIMEOUT_S = 20
 

@@ -9,16 +9,16 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
-
-from alpaca_focuser.settings import FocuserSettings
 from conftest import free_port, wait_for
 from server_support import running_server, sim_port
+
+from alpaca_focuser.settings import FocuserSettings
 
 STOP_TIMEOUT_S = 15
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import serial
+from conftest import wait_for
 
 import alpaca_focuser.simulator  # noqa: F401  (registers sim://)
 from alpaca_focuser.celestron import commands as c
@@ -21,7 +22,6 @@ from alpaca_focuser.simulator.motor import FocusMotor
 from alpaca_focuser.simulator.protocol_sim import parse_url
 from alpaca_focuser.simulator.responder import AuxResponder
 from alpaca_focuser.simulator.tcp_server import TcpSimulator
-from conftest import wait_for
 
 
 class Clock:

@@ -16,8 +16,9 @@ import dataclasses
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..device import Focuser
 from ..errors import ActionNotImplemented, InvalidValue, NotConnected

@@ -8,8 +8,9 @@ value parsers, and the ClientID/ClientTransactionID checks. Anything that breaks
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import unquote_plus
 
 UINT32_MAX = 4_294_967_295

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import serial
 
-from .commands import DeviceId, Request, ReplyError
+from .commands import DeviceId, ReplyError, Request
 from .packet import FrameDecoder, Packet
 
 T = TypeVar("T")

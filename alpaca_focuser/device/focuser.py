@@ -11,17 +11,17 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable
 
 from ..celestron import commands
 from ..celestron.commands import CalibrationReport, Limits
 from ..celestron.link import AuxError, AuxLink, LinkStats, NoReply
-from .interface import CalibrationStatus, FocuserState
 from ..errors import DriverError, InvalidOperation, InvalidValue, NotConnected
+from ..settings import Direction, FocuserSettings, Preset
+from .interface import CalibrationStatus, FocuserState
 from .jobs import CalibrationJob, Job, JogJob, MoveJob
 from .positions import PositionMap, plan_legs
-from ..settings import Direction, FocuserSettings, Preset
 
 log = logging.getLogger(__name__)
 
