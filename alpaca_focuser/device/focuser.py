@@ -16,7 +16,8 @@ from concurrent.futures import Future
 
 from ..celestron import commands
 from ..celestron.commands import CalibrationReport, Limits
-from ..celestron.link import AuxError, AuxLink, LinkStats, NoReply
+from ..celestron.link import AuxError, LinkStats
+from ..celestron.routes import Link, Route, open_link
 from ..errors import DriverError, InvalidOperation, InvalidValue, NotConnected
 from ..settings import Direction, FocuserSettings, Preset
 from .interface import CalibrationStatus, FocuserState
@@ -33,6 +34,8 @@ RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0)
 
 SAVE_FAILED = 1  # driver error codes (0x500 + n)
 MOVE_FAILED = 2
+
+CONFIGURABLE = ("name", "port", "baud", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um")
 
 NOT_CALIBRATED = (
     "The focuser is not calibrated, so it refuses to move (its hard stops are unknown). "
@@ -65,7 +68,7 @@ class CelestronFocuser:
         self._wanted = False
         self._thread: threading.Thread | None = None
         # Worker-owned from here on.
-        self._link: AuxLink | None = None
+        self._link: Link | None = None
         self._active: Job | None = None
         self._map = PositionMap(reverse=settings.reverse)
         self._raw = 0
@@ -235,6 +238,29 @@ class CelestronFocuser:
             self._map = dataclasses.replace(self._map, reverse=reverse)
             self._publish()
 
+    def configure(self, **changes: object) -> None:
+        """Save and apply settings a user edits (see ``CONFIGURABLE``); a new port or baud reconnects.
+
+        Values must already be checked by the configuration's rules; this only refuses unknown
+        names and a direction change while moving.
+        """
+        unknown = sorted(set(changes) - set(CONFIGURABLE))
+        if unknown:
+            raise InvalidValue(f"These settings cannot be changed here: {', '.join(unknown)}. Changeable: {', '.join(CONFIGURABLE)}.")
+        if "reverse" in changes and changes["reverse"] != self._settings.reverse:
+            self._refuse_while_moving(self._state, "Changing reverse")
+        old = self._settings
+        self._change(**changes)
+        self.name = self._settings.name
+        if self._settings.reverse != old.reverse:
+            with self._cond:
+                self._map = dataclasses.replace(self._map, reverse=self._settings.reverse)
+                self._publish()
+        if (old.port, old.baud) != (self._settings.port, self._settings.baud) and self._wanted:
+            log.info("The port of %s changed from %s to %s: reconnecting", self.name, old.port, self._settings.port)
+            self.disconnect()
+            self.connect()
+
     def presets(self) -> list[Preset]:
         """The presets with their positions in Alpaca steps (they are stored as device counts)."""
         return [dataclasses.replace(p, position=self._map.to_alpaca(p.position)) for p in self._settings.presets]
@@ -377,16 +403,8 @@ class CelestronFocuser:
 
     def _open(self) -> None:
         """Open the link and read the focuser: version handshake, position, limits, calibration."""
-        url = self._settings.port
-        if url == "auto":
-            from ..celestron.port_finder import PortNotFound, find_focuser
-
-            try:
-                url = find_focuser(baud=self._settings.baud)
-            except PortNotFound as exc:
-                raise NoReply(str(exc)) from exc
-        link = AuxLink(url, baud=self._settings.baud, timeout=self._settings.reply_timeout_s)
-        link.open()
+        settings = self._settings
+        link = open_link(Route(settings.port, settings.baud, settings.reply_timeout_s))
         try:
             version = link.request(commands.get_version())
             raw = link.request(commands.get_position())

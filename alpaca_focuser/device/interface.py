@@ -90,6 +90,11 @@ class Focuser(Protocol):
     def set_reverse(self, reverse: bool) -> None:
         """Change and save the direction mapping; refused while the focuser moves."""
 
+    def configure(self, **changes: object) -> None:
+        """Save and apply user settings (name, port, baud, reverse, backlash_steps,
+        backlash_direction, settle_ms, step_size_um), values already validated; a new port or
+        baud reconnects. Raises DriverError when saving fails (then nothing changes)."""
+
     def presets(self) -> list[Preset]: ...
 
     def save_preset(self, slot: int | None, name: str | None, position: int | None) -> Preset:
