@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 POSITION_MAX = 0xFFFFFF  # raw device counts are 24-bit on the wire
 URL_SCHEMES = ("sim", "socket", "rfc2217", "loop", "spy", "hwgrep", "alt", "cp2110")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-RUN_TIME_FIELDS = ("reverse", "backlash_steps", "backlash_direction", "unique_id", "presets")
+RUN_TIME_FIELDS = ("name", "port", "baud", "settle_ms", "step_size_um", "reverse", "backlash_steps", "backlash_direction", "unique_id", "presets")
 PRESET_KEYS = ("slot", "name", "position")
 
 KeyPath = tuple[str | int, ...]
@@ -205,6 +205,17 @@ PRESET_RULES: dict[str, Rule] = {
     "name": _text(),
     "position": _integer(0, POSITION_MAX),
 }
+
+
+def check_focuser_setting(key: str, value: Any) -> Any:
+    """``value`` checked and converted by the rule of the focuser setting ``key``, for settings
+    changed at run time; a ValueError names the setting and says what it must be."""
+    if key not in FOCUSER_RULES:
+        raise ValueError(f"{key} is not a focuser setting; the settings are {', '.join(FOCUSER_RULES)}")
+    try:
+        return FOCUSER_RULES[key].check(value)
+    except _Invalid as exc:
+        raise ValueError(f"{key} is {_show(value)}, but it must be {exc}") from None
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -553,6 +564,12 @@ def _apply_presets(table: Table, presets: list[Preset]) -> None:
 
 def _apply_focuser(table: Table, focuser: FocuserSettings) -> None:
     defaults = FocuserSettings()
+    for key in ("name", "port", "baud", "settle_ms"):
+        _set_if_changed(table, key, getattr(focuser, key), getattr(defaults, key))
+    if focuser.step_size_um is None:
+        table.pop("step_size_um", None)  # TOML has no "unknown": an unknown step size is a missing key
+    else:
+        _set_if_changed(table, "step_size_um", focuser.step_size_um, None)
     _set_if_changed(table, "reverse", focuser.reverse, defaults.reverse)
     _set_if_changed(table, "backlash_steps", focuser.backlash_steps, defaults.backlash_steps)
     _set_if_changed(table, "backlash_direction", focuser.backlash_direction.value, defaults.backlash_direction.value)
