@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -14,6 +15,11 @@ import pytest
 T = TypeVar("T")
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Tests never read or write the real user's configuration file (the server looks there and creates
+# one when a client changes a setting); every process a test starts inherits these.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="alpaca-focuser-test-config-")
+os.environ.pop("ALPACA_FOCUSER_CONFIG", None)
 
 
 def wait_for(condition: Callable[[], T], timeout: float = 10.0, what: str = "condition", interval: float = 0.005) -> T:
