@@ -32,15 +32,18 @@ import tomlkit
 import tomlkit.exceptions
 from tomlkit.items import AoT, Array, Table
 
-from .settings import Direction, FocuserSettings, Preset, ServerSettings, Settings
+from .limits import BACKLASH_STEPS_MAX, POSITION_MAX, PRESET_SLOTS
+from .passwords import hash_problem
+from .settings import ROUTE_NAMES, Direction, FocuserSettings, Preset, ServerSettings, Settings
+from .temperature.sources import SPEC_HELP, parse_spec
 
 log = logging.getLogger(__name__)
 
-POSITION_MAX = 0xFFFFFF  # raw device counts are 24-bit on the wire
 URL_SCHEMES = ("sim", "socket", "rfc2217", "loop", "spy", "hwgrep", "alt", "cp2110")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 RUN_TIME_FIELDS = ("name", "port", "baud", "settle_ms", "step_size_um", "reverse", "backlash_steps", "backlash_direction", "unique_id", "presets")
 PRESET_KEYS = ("slot", "name", "position")
+COEFFICIENT_MAX = 100_000.0  # steps per °C, far beyond any real telescope
 
 KeyPath = tuple[str | int, ...]
 
@@ -168,6 +171,41 @@ def _serial_port() -> Rule:
     return Rule(check)
 
 
+def _aux_source() -> Rule:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0x01 <= value <= 0xFF or value == 0x12:
+            raise _Invalid("an AUX device address from 0x01 to 0xFF other than the focuser's own 0x12: 0x20 (the usual one) or 0x22 when another program uses 0x20 on the same bus")
+        return value
+
+    return Rule(check)
+
+
+def _temperature_source() -> Rule:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise _Invalid(SPEC_HELP)
+        if not value.strip():
+            return ""
+        try:
+            return parse_spec(value).text
+        except ValueError as exc:
+            raise _Invalid(str(exc)) from None
+
+    return Rule(check)
+
+
+def _password_hash() -> Rule:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise _Invalid('text in double quotes, as alpaca-focuser password prints it, or "" for no password')
+        problem = hash_problem(value) if value else None
+        if problem:
+            raise _Invalid(f'{problem} (run alpaca-focuser password to make one), or "" for no password')
+        return value
+
+    return Rule(check)
+
+
 SERVER_RULES: dict[str, Rule] = {
     "name": _text(),
     "location": _text(allow_empty=True),
@@ -178,14 +216,19 @@ SERVER_RULES: dict[str, Rule] = {
     "mdns": _boolean(),
     "log_level": _choice(LOG_LEVELS, str),
     "threads": _integer(1, 256),
+    "password_hash": _password_hash(),
+    "password_for_api": _boolean(),
 }
 
 FOCUSER_RULES: dict[str, Rule] = {
     "name": _text(),
     "port": _serial_port(),
+    "route": _choice(ROUTE_NAMES, str),
     "baud": _integer(1, 4_000_000),
+    "source": _aux_source(),
+    "rtscts": _boolean(),
     "reverse": _boolean(),
-    "backlash_steps": _integer(0, 65535),
+    "backlash_steps": _integer(0, BACKLASH_STEPS_MAX),
     "backlash_direction": _choice(tuple(d.value for d in Direction), Direction),
     "settle_ms": _integer(0, 60_000),
     "step_size_um": _positive_number(10_000, "micrometres per step"),
@@ -198,10 +241,16 @@ FOCUSER_RULES: dict[str, Rule] = {
     "stall_s": _number(0.5, 600, "seconds"),
     "calibration_timeout_s": _number(10, 3600, "seconds"),
     "jog_timeout_s": _number(0.1, 60, "seconds"),
+    "temperature": _temperature_source(),
+    "tempcomp_steps_per_c": _number(-COEFFICIENT_MAX, COEFFICIENT_MAX, "focuser steps per °C"),
+    "tempcomp_threshold_c": _number(0.01, 20, "°C"),
+    "temperature_average_s": _number(0, 3600, "seconds"),
+    "temperature_stale_s": _number(0.1, 86_400, "seconds"),
+    "temperature_log_rest_s": _number(0.1, 86_400, "seconds"),
 }
 
 PRESET_RULES: dict[str, Rule] = {
-    "slot": _integer(1, 1000),
+    "slot": _integer(PRESET_SLOTS[0], PRESET_SLOTS[-1]),
     "name": _text(),
     "position": _integer(0, POSITION_MAX),
 }
@@ -503,6 +552,36 @@ def atomic_write(path: Path, text: str, what: str = "the configuration") -> None
     _sync_folder(path.parent)
 
 
+def remove_interrupted_saves(path: Path) -> None:
+    """Delete the temp files that saves of ``path`` left when the server was killed mid-save.
+
+    A save writes a whole new copy beside the file and renames it over the file only when it is
+    complete, so a leftover copy was never in place and its change was never confirmed to a client.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    try:
+        leftovers = [entry for entry in path.parent.iterdir() if pattern.fullmatch(entry.name)]
+    except OSError:
+        return
+    for leftover in leftovers:
+        try:
+            complete = _is_complete_copy(leftover)
+            leftover.unlink()
+        except OSError as exc:
+            log.warning("Could not remove %s, left by an interrupted save: %s", leftover, exc.strerror or exc)
+            continue
+        kind = "a complete copy" if complete else "an unfinished copy"
+        log.info("Removed %s, %s of the configuration left by a save that was interrupted; %s itself is whole and in use", leftover.name, kind, path)
+
+
+def _is_complete_copy(leftover: Path) -> bool:
+    try:
+        parse_settings(leftover.read_text(encoding="utf-8"), leftover)
+    except (ConfigError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def _on_read_only_file_system(path: Path) -> bool:
     try:
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
@@ -564,8 +643,12 @@ def _apply_presets(table: Table, presets: list[Preset]) -> None:
 
 def _apply_focuser(table: Table, focuser: FocuserSettings) -> None:
     defaults = FocuserSettings()
-    for key in ("name", "port", "baud", "settle_ms"):
+    for key in ("name", "port", "settle_ms"):
         _set_if_changed(table, key, getattr(focuser, key), getattr(defaults, key))
+    if focuser.baud is None:
+        table.pop("baud", None)  # no baud key: the route's own speed
+    else:
+        _set_if_changed(table, "baud", focuser.baud, None)
     if focuser.step_size_um is None:
         table.pop("step_size_um", None)  # TOML has no "unknown": an unknown step size is a missing key
     else:
@@ -575,6 +658,10 @@ def _apply_focuser(table: Table, focuser: FocuserSettings) -> None:
     _set_if_changed(table, "backlash_direction", focuser.backlash_direction.value, defaults.backlash_direction.value)
     _set_if_changed(table, "unique_id", focuser.unique_id, defaults.unique_id)
     _apply_presets(table, focuser.presets)
+
+
+def _apply_tempcomp(table: Table, focuser: FocuserSettings) -> None:
+    table["tempcomp_steps_per_c"] = focuser.tempcomp_steps_per_c
 
 
 def _check_run_time_values(index: int, focuser: FocuserSettings, path: Path) -> None:
@@ -614,6 +701,7 @@ class ConfigFile:
         """Read and validate ``path``; give every focuser without a UniqueID one, saved at once."""
         path = Path(path)
         settings = parse_settings(_read_text(path), path)
+        remove_interrupted_saves(path)
         config = cls(path, settings)
         config._persist_new_unique_ids()
         return config
@@ -647,7 +735,20 @@ class ConfigFile:
             for focuser in fresh.values():
                 log.info('Focuser "%s" got the UniqueID %s, saved in %s', focuser.name, focuser.unique_id, self.path)
 
-    def _write(self, changes: dict[int, FocuserSettings], what: str) -> None:
+    def save_tempcomp_coefficient(self, index: int, steps_per_c: float) -> None:
+        """Write a learnt or chosen tempcomp_steps_per_c; no other key of the file changes."""
+        if not 0 <= index < len(self.settings.focusers):
+            raise IndexError(f"there is no focuser {index} in {self.path}; it has {len(self.settings.focusers)}")
+        try:
+            value = FOCUSER_RULES["tempcomp_steps_per_c"].check(steps_per_c)
+        except _Invalid as exc:
+            raise ConfigError(f"not saving tempcomp_steps_per_c = {steps_per_c} to {self.path}: it must be {exc}.", path=self.path) from None
+        with self._lock:
+            focuser = dataclasses.replace(self.settings.focusers[index], tempcomp_steps_per_c=value)
+            self._write({index: focuser}, f"the temperature coefficient of focuser {index + 1}", _apply_tempcomp)
+            self.settings.focusers[index] = focuser
+
+    def _write(self, changes: dict[int, FocuserSettings], what: str, apply: Callable[[Table, FocuserSettings], None] = _apply_focuser) -> None:
         """Re-read the file (so edits made meanwhile survive), apply ``changes`` and replace it."""
         text = _read_text(self.path)
         try:
@@ -659,7 +760,7 @@ class ConfigFile:
         for index, focuser in changes.items():
             if index >= count:
                 raise ConfigError(f"could not save {what}: {self.path} now has {count} [[focuser]] tables, not the {len(self.settings.focusers)} it had at the start. Restart the server to reload it.", path=self.path)
-            _apply_focuser(tables[index], focuser)
+            apply(tables[index], focuser)
         new_text = tomlkit.dumps(document)
         parse_settings(new_text, self.path)
         atomic_write(self.path, new_text, what)

@@ -17,6 +17,9 @@ class Direction(str, Enum):
     NONE = "none"
 
 
+ROUTE_NAMES = ("usb", "mount", "hc")  # the ways to reach a focuser; see celestron/routes.py
+
+
 @dataclass
 class Preset:
     slot: int  # from 1
@@ -28,7 +31,10 @@ class Preset:
 class FocuserSettings:
     name: str = "Celestron Focuser"
     port: str = "sim://"
-    baud: int = 9600
+    route: str = "usb"  # "usb" (the focuser's own port), "mount" (the mount's AUX bus) or "hc" (a hand controller)
+    baud: int | None = None  # None: the route's own speed (9600 for usb and hc, 19200 for mount)
+    source: int = 0x20  # this server's AUX address on a shared bus
+    rtscts: bool = False  # the half-duplex RTS/CTS handshake of a mount's AUX/PC port
     reverse: bool = False
     backlash_steps: int = 0
     backlash_direction: Direction = Direction.NONE
@@ -44,6 +50,12 @@ class FocuserSettings:
     stall_s: float = 8.0
     calibration_timeout_s: float = 300.0
     jog_timeout_s: float = 2.0
+    temperature: str = ""  # a temperature source (see temperature/sources.py); "" for none
+    tempcomp_steps_per_c: float | None = None  # compensation coefficient; positive moves out as it warms
+    tempcomp_threshold_c: float = 0.5
+    temperature_average_s: float = 60.0
+    temperature_stale_s: float = 120.0
+    temperature_log_rest_s: float = 180.0  # rest after a client's move before it is a focus log point
 
 
 @dataclass
@@ -57,6 +69,8 @@ class ServerSettings:
     mdns: bool = True
     log_level: str = "INFO"
     threads: int = 16
+    password_hash: str = ""  # HTTP password for the pages (made by `alpaca-focuser password`); empty: none
+    password_for_api: bool = False  # the password is needed for the Alpaca API too
 
 
 @dataclass

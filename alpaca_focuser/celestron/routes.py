@@ -1,8 +1,14 @@
 """The ways to reach a focuser, each giving a link with one interface: ``request`` a command, get
 its parsed reply or an ``AuxError``.
 
-The device model calls ``open_link`` and never learns which route it is on; adding a route (the
-mount's AUX bus, a hand controller's pass-through) means a new link class here, not a change there.
+The device model calls ``open_link`` and never learns which route it is on; adding a route means
+a new link class here, not a change there. The routes:
+
+* ``usb``: the focuser's own USB port, a line to the focuser alone (``AuxLink``).
+* ``mount``: the mount's AUX bus, through the mount's USB port, a cable on its AUX or PC port, or
+  its WiFi on TCP 2000. Every frame is relayed to every port, so our own frames come back and other
+  devices talk on the same line (``BusLink``).
+* ``hc``: a NexStar hand controller's pass-through on its serial port (``HandControllerLink``).
 """
 
 from __future__ import annotations
@@ -10,10 +16,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from .commands import Request
-from .link import AuxLink, LinkStats, NoReply
+from .commands import DeviceId, Request
+from .link import DEFAULT_BAUD, AuxLink, LinkStats, NoReply
 
 T = TypeVar("T")
+
+USB, MOUNT, HAND_CONTROLLER = "usb", "mount", "hc"
+ROUTE_BAUDS = {USB: DEFAULT_BAUD, MOUNT: 19200, HAND_CONTROLLER: 9600}
+ROUTE_TITLES = {
+    USB: "the focuser's own USB port",
+    MOUNT: "the mount's AUX bus (its USB port, an AUX/PC-port cable, or WiFi)",
+    HAND_CONTROLLER: "a hand controller's pass-through",
+}
 
 
 class Link(Protocol):
@@ -34,8 +48,20 @@ class Route:
     """Where and how to reach one focuser, from its configuration."""
 
     port: str  # a pyserial URL, or "auto"
-    baud: int
-    reply_timeout_s: float
+    baud: int | None = None  # None: the route's own speed (ROUTE_BAUDS)
+    reply_timeout_s: float = 1.0
+    route: str = USB
+    source: int = DeviceId.APP  # our AUX address; 0x22 when another program already uses 0x20
+    rtscts: bool = False  # raise RTS and wait for CTS around each write (a mount's AUX/PC port)
+
+    def __post_init__(self) -> None:
+        if self.route not in ROUTE_BAUDS:
+            raise ValueError(f"unknown route {self.route!r}; choose one of {', '.join(ROUTE_BAUDS)}")
+
+    @property
+    def speed(self) -> int:
+        """The baud to open the port with: the configured one, else the route's own."""
+        return self.baud if self.baud is not None else ROUTE_BAUDS[self.route]
 
 
 def open_link(route: Route) -> Link:
@@ -45,9 +71,19 @@ def open_link(route: Route) -> Link:
         from .port_finder import PortNotFound, find_focuser
 
         try:
-            url = find_focuser(baud=route.baud)
+            url = find_focuser(baud=route.speed, route=route.route)
         except PortNotFound as exc:
             raise NoReply(str(exc)) from exc
-    link = AuxLink(url, baud=route.baud, timeout=route.reply_timeout_s)
+    link: Link
+    if route.route == MOUNT:
+        from .bus_link import BusLink
+
+        link = BusLink(url, baud=route.speed, source=route.source, timeout=route.reply_timeout_s, rtscts=route.rtscts)
+    elif route.route == HAND_CONTROLLER:
+        from .hc_link import HandControllerLink
+
+        link = HandControllerLink(url, baud=route.speed, timeout=route.reply_timeout_s)
+    else:
+        link = AuxLink(url, baud=route.speed, source=route.source, timeout=route.reply_timeout_s)
     link.open()
     return link

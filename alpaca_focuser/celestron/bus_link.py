@@ -1,0 +1,215 @@
+"""BusLink: the focuser on a mount's AUX bus, reached through one of the mount's ports (its USB
+port, a cable on its AUX or PC port, or its WiFi bridge on TCP port 2000).
+
+What differs from the focuser's own USB port, and how this link deals with it:
+
+* The main board relays every frame to every port: our own frame comes back (echo), and the hand
+  controller, the motor controllers, a GPS or the WiFi module talk on the same line. A reply is
+  only a frame from the focuser, to our address, with the command we sent; the rest is skipped.
+* A reply that comes after we gave up on it must never answer a later request: a late position
+  would be published as the current one. Each timed-out request leaves an "owed" reply behind, and
+  the next matching frame within ``LATE_HORIZON_S`` pays that debt instead of answering.
+* A command that makes the motor act (goto, move, stop, calibration) is sent once per request and
+  never repeated on a timeout, because a late acknowledge would then start the same move twice;
+  the device model reconnects and resumes instead. Reads are retried.
+* The bus is shared, so requests are paced (at least ``MIN_GAP_S`` between two exchanges): the
+  server's frames stay a small share of the bus whatever the device model's polling asks for.
+* A WiFi bridge enters its command mode on ``$$$`` between silences; every AUX frame starts with
+  0x3B, and a frame holding ``$$$`` anywhere is refused before it reaches the wire all the same.
+* A dead TCP link is only noticed by a timeout: every request has one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TypeVar
+
+import serial
+
+from .commands import Command, DeviceId, ReplyError, Request
+from .link import AuxError, LinkClosed, LinkStats, MalformedReply, NoReply
+from .packet import FrameDecoder, Packet
+from .serial_lines import open_port, write_with_handshake
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 1.0
+READ_TRIES = 3
+MIN_GAP_S = 0.1  # at most ten exchanges a second of ours on the mount's bus
+LATE_HORIZON_S = 10.0  # a reply later than this after its request is no longer expected
+WIFI_COMMAND_MODE = b"$$$"
+# Commands that make the motor do something: sent once, never repeated on a timeout.
+ACTIONS = frozenset({Command.GOTO_FAST, Command.GOTO_SLOW, Command.MOVE_POS, Command.MOVE_NEG, Command.CALIB_ENABLE,
+                     Command.SET_POS_BACKLASH, Command.SET_NEG_BACKLASH})
+
+
+@dataclass
+class BusStats(LinkStats):
+    """LinkStats plus what a shared bus adds: other devices' frames and replies that came late."""
+
+    foreign_frames: int = 0
+    late_replies_ignored: int = 0
+
+
+class BusLink:
+    def __init__(
+        self,
+        url: str,
+        *,
+        baud: int,
+        source: int = DeviceId.APP,
+        device: int = DeviceId.FOCUSER,
+        timeout: float = DEFAULT_TIMEOUT,
+        rtscts: bool = False,
+        min_gap_s: float = MIN_GAP_S,
+    ) -> None:
+        self.url = url
+        self.baud = baud
+        self.source = source
+        self.device = device
+        self.timeout = timeout
+        self.rtscts = rtscts
+        self.min_gap_s = min_gap_s
+        self.stats = BusStats()
+        self._decoder = FrameDecoder()
+        self._port: serial.SerialBase | None = None
+        self._lock = threading.Lock()
+        self._owed: dict[int, list[float]] = defaultdict(list)  # command -> deadlines of replies still on their way
+        self._last_exchange = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return self._port is not None and self._port.is_open
+
+    def open(self) -> None:
+        if self.is_open:
+            return
+        try:
+            self._port = open_port(self.url, self.baud, self.timeout, rtscts=self.rtscts)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
+        self._decoder.reset()
+        self._owed.clear()
+        log.debug("opened %s at %d baud (mount AUX bus%s)", self.url, self.baud, ", RTS/CTS handshake" if self.rtscts else "")
+
+    def close(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            try:
+                port.close()
+            except (serial.SerialException, OSError):
+                pass
+            log.debug("closed %s", self.url)
+
+    def __enter__(self) -> BusLink:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request(self, request: Request[T]) -> T:
+        """Send ``request`` to the focuser on the bus and return its parsed reply."""
+        packet = Packet(self.source, self.device, request.command, request.data)
+        tries = 1 if request.command in ACTIONS else READ_TRIES
+        with self._lock:
+            self.stats.requests += 1
+            self._pace()
+            try:
+                failure: AuxError | None = None
+                for attempt in range(tries):
+                    if attempt:
+                        self.stats.retries += 1
+                        log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
+                    self._send(packet, request.name)
+                    try:
+                        reply = self._receive(packet, request.name)
+                    except NoReply as exc:
+                        self._owed[packet.command].append(time.monotonic() + LATE_HORIZON_S)
+                        failure = exc
+                        continue
+                    try:
+                        return request.parse(reply.data)
+                    except ReplyError as exc:
+                        failure = MalformedReply(f"{self.url}: malformed reply to {request.name} ({packet}): {exc}")
+                assert failure is not None
+                raise failure
+            finally:
+                self._last_exchange = time.monotonic()
+
+    def _pace(self) -> None:
+        wait = self._last_exchange + self.min_gap_s - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+    def _port_or_raise(self, name: str) -> serial.SerialBase:
+        if self._port is None or not self._port.is_open:
+            raise LinkClosed(f"{self.url}: cannot send {name}, the port is not open")
+        return self._port
+
+    def _send(self, packet: Packet, name: str) -> None:
+        port = self._port_or_raise(name)
+        frame = packet.encode()
+        if WIFI_COMMAND_MODE in frame:
+            raise MalformedReply(f"{self.url}: refusing to send {name} ({packet}): its bytes hold $$$, which would put a WiFi bridge into command mode")
+        try:
+            if self.rtscts:
+                write_with_handshake(port, frame, self.baud)
+            else:
+                port.write(frame)
+                port.flush()
+        except (serial.SerialException, OSError) as exc:
+            self.close()
+            raise LinkClosed(f"{self.url}: link lost while sending {name} ({packet}): {exc}") from exc
+        self.stats.frames_sent += 1
+        self.stats.bytes_sent += len(frame)
+
+    def _is_owed(self, packet: Packet) -> bool:
+        """True if ``packet`` is the late reply to an earlier, abandoned request (and pays it off)."""
+        deadlines = self._owed.get(packet.command)
+        if not deadlines:
+            return False
+        now = time.monotonic()
+        deadlines[:] = [deadline for deadline in deadlines if deadline > now]
+        if not deadlines:
+            return False
+        deadlines.pop(0)
+        return True
+
+    def _receive(self, request: Packet, name: str) -> Packet:
+        port = self._port_or_raise(name)
+        deadline = time.monotonic() + self.timeout
+        heard: list[str] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                others = f"; heard only other traffic: {', '.join(heard[:3])}" if heard else "; the line was silent"
+                raise NoReply(f"{self.url}: no reply from the focuser (AUX {self.device:#04x}) to {name} ({request}) within {self.timeout:g} s{others}")
+            try:
+                port.timeout = remaining
+                chunk = port.read(max(1, port.in_waiting))
+            except (serial.SerialException, OSError, TypeError) as exc:
+                self.close()
+                raise LinkClosed(f"{self.url}: link lost while waiting for the reply to {name}: {exc}") from exc
+            if not chunk:
+                continue
+            self.stats.bytes_received += len(chunk)
+            for packet in self._decoder.feed(chunk):
+                self.stats.frames_received += 1
+                if packet == request:
+                    self.stats.echoes_ignored += 1
+                elif packet.reply_to(request):
+                    if self._is_owed(packet):
+                        self.stats.late_replies_ignored += 1
+                        log.debug("%s: ignored a late reply to an earlier %s: %s", self.url, name, packet)
+                        continue
+                    return packet
+                else:
+                    self.stats.foreign_frames += 1
+                    if len(heard) < 3:
+                        heard.append(str(packet))

@@ -1,0 +1,182 @@
+"""HandControllerLink: the focuser through a NexStar hand controller's pass-through command.
+
+The hand controller's serial port (9600 8N1) speaks NexStar's serial protocol, not AUX frames.
+Its ``P`` command carries one AUX command onto the bus and brings back the answer:
+
+    host -> HC   'P', n, device, command, d1, d2, d3, reply length   (always 8 bytes; n = 1 + data bytes)
+    HC -> host   the reply's data bytes, then '#'; one extra byte before '#' means the device did not answer
+
+The exchange carries no addresses, so a reply can only be told from a late one by order: after a
+timeout the link waits for the line to fall quiet and drops what came, before the next command.
+The hand controller may take up to 3.5 s, so the timeout is at least that; commands that make the
+motor act are sent once, reads are retried once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TypeVar
+
+import serial
+
+from .commands import Command, DeviceId, ReplyError, Request
+from .link import AuxError, LinkClosed, LinkStats, MalformedReply, NoReply
+from .serial_lines import open_port
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+PASS_THROUGH = 0x50  # 'P'
+END = 0x23  # '#'
+MAX_DATA = 3
+HC_REPLY_TIMEOUT_S = 3.5  # "the hand controller may take up to 3.5 s"
+QUIET_S = 0.3  # after a timeout: the line is back in step once nothing came for this long
+READ_TRIES = 2
+# Reply data length of each focuser command (the pass-through must be told); the rest acknowledge with none.
+REPLY_LENGTHS = {
+    Command.GET_VER: 4,
+    Command.GET_MODEL: 2,
+    Command.GET_POSITION: 3,
+    Command.SLEW_DONE: 1,
+    Command.CALIB_DONE: 2,
+    Command.GET_HS_POSITIONS: 8,
+    Command.GET_POS_BACKLASH: 1,
+    Command.GET_NEG_BACKLASH: 1,
+}
+READS = frozenset(REPLY_LENGTHS)
+
+
+class DeviceDidNotAnswer(NoReply):
+    """The hand controller answered, saying the device on the bus did not."""
+
+
+def pass_through(device: int, command: int, data: bytes, reply_length: int) -> bytes:
+    """The 8-byte ``P`` command carrying ``command`` with ``data`` (at most 3 bytes) to ``device``."""
+    if len(data) > MAX_DATA:
+        raise ValueError(f"the hand controller's pass-through carries at most {MAX_DATA} data bytes, not {len(data)}")
+    return bytes([PASS_THROUGH, 1 + len(data), device, command]) + data.ljust(MAX_DATA, b"\0") + bytes([reply_length])
+
+
+class HandControllerLink:
+    def __init__(self, url: str, *, baud: int = 9600, device: int = DeviceId.FOCUSER, timeout: float = HC_REPLY_TIMEOUT_S) -> None:
+        self.url = url
+        self.baud = baud
+        self.device = device
+        self.timeout = max(timeout, HC_REPLY_TIMEOUT_S)
+        self.stats = LinkStats()
+        self._port: serial.SerialBase | None = None
+        self._lock = threading.Lock()
+        self._out_of_step = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._port is not None and self._port.is_open
+
+    def open(self) -> None:
+        if self.is_open:
+            return
+        try:
+            self._port = open_port(self.url, self.baud, self.timeout)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
+        self._out_of_step = True  # whatever a previous owner left on the line goes first
+        log.debug("opened %s at %d baud (hand controller pass-through)", self.url, self.baud)
+
+    def close(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            try:
+                port.close()
+            except (serial.SerialException, OSError):
+                pass
+
+    def __enter__(self) -> HandControllerLink:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request(self, request: Request[T]) -> T:
+        length = REPLY_LENGTHS.get(request.command, 0)
+        try:
+            command = pass_through(self.device, request.command, request.data, length)
+        except ValueError as exc:
+            raise MalformedReply(f"{self.url}: cannot send {request.name} through the hand controller: {exc}") from exc
+        tries = READ_TRIES if request.command in READS else 1
+        with self._lock:
+            self.stats.requests += 1
+            failure: AuxError | None = None
+            for attempt in range(tries):
+                if attempt:
+                    self.stats.retries += 1
+                    log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
+                try:
+                    data = self._exchange(command, length, request.name)
+                    return request.parse(data)
+                except DeviceDidNotAnswer as exc:
+                    failure = exc
+                except NoReply as exc:
+                    self._out_of_step = True
+                    failure = exc
+                except ReplyError as exc:
+                    failure = MalformedReply(f"{self.url}: malformed reply to {request.name} through the hand controller: {exc}")
+            assert failure is not None
+            raise failure
+
+    def _port_or_raise(self, name: str) -> serial.SerialBase:
+        if self._port is None or not self._port.is_open:
+            raise LinkClosed(f"{self.url}: cannot send {name}, the port is not open")
+        return self._port
+
+    def _exchange(self, command: bytes, length: int, name: str) -> bytes:
+        port = self._port_or_raise(name)
+        try:
+            if self._out_of_step:
+                self._wait_for_quiet(port)
+            port.write(command)
+            port.flush()
+            self.stats.frames_sent += 1
+            self.stats.bytes_sent += len(command)
+            reply = self._read_reply(port, length, name, command)
+        except (serial.SerialException, OSError, TypeError) as exc:
+            self.close()
+            raise LinkClosed(f"{self.url}: link lost during {name}: {exc}") from exc
+        self.stats.frames_received += 1
+        if len(reply) > length + 1:
+            raise DeviceDidNotAnswer(
+                f"{self.url}: the hand controller says the focuser did not answer {name} "
+                f"(reply {reply.hex(' ')}); is the focuser plugged into the mount's AUX port and powered?"
+            )
+        return reply[:length]
+
+    def _read_reply(self, port: serial.SerialBase, length: int, name: str, command: bytes) -> bytes:
+        """``length`` data bytes and '#', or more bytes up to the '#' when the device failed."""
+        deadline = time.monotonic() + self.timeout
+        reply = bytearray()
+        while len(reply) < length + 1 or reply[-1] != END:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                heard = f"; got {reply.hex(' ')} without the closing '#'" if reply else "; nothing came back"
+                raise NoReply(f"{self.url}: no reply from the hand controller to {name} ({command.hex(' ')}) within {self.timeout:g} s{heard}")
+            port.timeout = remaining
+            chunk = port.read(length + 1 - len(reply) if len(reply) < length + 1 else 1)
+            self.stats.bytes_received += len(chunk)
+            reply += chunk
+        return bytes(reply)
+
+    def _wait_for_quiet(self, port: serial.SerialBase) -> None:
+        """Drop bytes until none came for ``QUIET_S`` (a late reply), so the next reply is ours."""
+        deadline = time.monotonic() + self.timeout
+        port.timeout = QUIET_S
+        dropped = 0
+        while time.monotonic() < deadline:
+            chunk = port.read(256)
+            if not chunk:
+                break
+            dropped += len(chunk)
+        if dropped:
+            log.debug("%s: dropped %d late bytes before the next command", self.url, dropped)
+        self._out_of_step = False
