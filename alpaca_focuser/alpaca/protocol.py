@@ -7,6 +7,7 @@ value parsers, and the ClientID/ClientTransactionID checks. Anything that breaks
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,13 +17,113 @@ from urllib.parse import unquote_plus
 UINT32_MAX = 4_294_967_295
 INT32_MIN = -2_147_483_648
 INT32_MAX = 2_147_483_647
+# Digits a number may have on the wire (leading zeros included). Checked before int(), which
+# would otherwise spend time on, or refuse with an exception, a number of thousands of digits.
+MAX_DIGITS = 10  # enough for every 32-bit value
+JSON_MAX_CHARS = 4096  # an action's Parameters: a preset name of 200 characters fits many times
+JSON_MAX_DEPTH = 16  # no action needs more than one object level
+JSON_MAX_DIGITS = 18  # a JSON number of more digits than a 64-bit integer has is refused
 
 _DIGITS = re.compile(r"[0-9]+")
-_SIGNED_DIGITS = re.compile(r"[+-]?[0-9]+")
+_SIGNED_DIGITS = re.compile(r"([+-]?)([0-9]+)")
 
 
 class BadRequest(Exception):
     """The request breaks an Alpaca protocol rule; the message is the HTTP 400 body."""
+
+
+class MethodNotAccepted(BadRequest):
+    """An HTTP method the member does not take; ``allowed`` goes into the Allow header."""
+
+    def __init__(self, message: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+def unsigned_number(text: str, maximum: int = UINT32_MAX) -> int:
+    """ASCII digits only (so no ``²``, ``①`` or Arabic digits), at most MAX_DIGITS, up to ``maximum``.
+
+    Raises ValueError with the reason, worded to follow "is ...".
+    """
+    if not _DIGITS.fullmatch(text):
+        raise ValueError("not a whole number written with the digits 0-9")
+    if len(text) > MAX_DIGITS:
+        raise ValueError(f"longer than {MAX_DIGITS} digits")
+    value = int(text)
+    if value > maximum:
+        raise ValueError(f"larger than {maximum}")
+    return value
+
+
+def signed_number(text: str, low: int = INT32_MIN, high: int = INT32_MAX, max_digits: int = MAX_DIGITS) -> int:
+    """An optional sign and ASCII digits, at most ``max_digits`` of them, within ``low..high``."""
+    found = _SIGNED_DIGITS.fullmatch(text)
+    if found is None:
+        raise ValueError("not a whole number written with the digits 0-9")
+    if len(found.group(2)) > max_digits:
+        raise ValueError(f"longer than {max_digits} digits")
+    value = int(text)
+    if not low <= value <= high:
+        raise ValueError(f"outside {low}..{high}")
+    return value
+
+
+class ClientJsonRefused(ValueError):
+    """JSON from a client that is too big or too deep to decode; the message says which limit."""
+
+
+def decode_client_json(text: str) -> Any:
+    """Decode JSON sent by a client, within fixed limits of size, nesting and number length.
+
+    The standard decoder recurses once per nesting level (so 1000 levels raise RecursionError) and
+    refuses integers of more than 4300 digits with a ValueError of its own; both are caught here
+    first, as ClientJsonRefused. Text that is not JSON raises json.JSONDecodeError as usual.
+    """
+    if len(text) > JSON_MAX_CHARS:
+        raise ClientJsonRefused(f"is {len(text)} characters long; at most {JSON_MAX_CHARS} are accepted")
+    if _nesting(text) > JSON_MAX_DEPTH:
+        raise ClientJsonRefused(f"nests arrays or objects more than {JSON_MAX_DEPTH} levels deep")
+    return json.loads(text, parse_int=_json_integer, parse_float=_json_float)
+
+
+def whole_number(text: str) -> int:
+    """A signed whole number given as plain text where JSON is also accepted: JSON's digit limit."""
+    return signed_number(text, -(10**JSON_MAX_DIGITS), 10**JSON_MAX_DIGITS, JSON_MAX_DIGITS)
+
+
+def _json_integer(text: str) -> int:
+    if len(text.lstrip("-")) > JSON_MAX_DIGITS:
+        raise ClientJsonRefused(f"holds a number of more than {JSON_MAX_DIGITS} digits")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not abs(value) < 10**JSON_MAX_DIGITS:
+        raise ClientJsonRefused(f"holds a number of more than {JSON_MAX_DIGITS} digits")
+    return value
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of [ and { outside strings (a quick scan; the decoder checks the rest)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 class Fields:
@@ -96,17 +197,8 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("not true or false")
 
 
-def _parse_int32(raw: str) -> int:
-    if not _SIGNED_DIGITS.fullmatch(raw):
-        raise ValueError("not a whole number")
-    value = int(raw)
-    if not INT32_MIN <= value <= INT32_MAX:
-        raise ValueError(f"outside {INT32_MIN}..{INT32_MAX}")
-    return value
-
-
 BOOL = ValueKind("true|false", _parse_bool)
-INT32 = ValueKind("<integer>", _parse_int32)
+INT32 = ValueKind("<integer>", signed_number)
 TEXT = ValueKind("<text>", str)
 
 
@@ -141,7 +233,7 @@ def parse_params(params: tuple[Param, ...], fields: Fields, method: str, member:
                 parsed.append(param.kind.parse(raw))
             except ValueError as error:
                 raise BadRequest(
-                    f"Parameter {param.name}={raw!r} is {error}: {method} /{member} needs "
+                    f"Parameter {param.name}={shown(raw)} is {error}: {method} /{member} needs "
                     f"{where} {param.name}={param.kind.hint}"
                 ) from None
         args[param.argument] = parsed if param.repeated else parsed[0]
@@ -174,16 +266,23 @@ def _client_number(fields: Fields, name: str) -> int:
     raw = fields.first(name)
     if raw is None:
         return 0
-    if _DIGITS.fullmatch(raw) and int(raw) <= UINT32_MAX:
-        return int(raw)
-    raise BadRequest(
-        f"{name}={raw!r} is not valid: it must be a whole number from 0 to {UINT32_MAX}; "
-        f"send a valid number or leave {name} out"
-    )
+    try:
+        return unsigned_number(raw)
+    except ValueError as error:
+        raise BadRequest(
+            f"{name}={shown(raw)} is not valid ({error}): it must be a whole number from 0 to {UINT32_MAX}; "
+            f"send a valid number or leave {name} out"
+        ) from None
 
 
 def parse_device_number(text: str) -> int:
-    """A device-number path segment; BadRequest unless it is a plain unsigned 32-bit number."""
-    if _DIGITS.fullmatch(text) and int(text) <= UINT32_MAX:
-        return int(text)
-    raise BadRequest(f"Device number {text!r} is not valid: use a whole number such as 0")
+    """A device-number path segment, by the same rule for the API and the setup and control pages."""
+    try:
+        return unsigned_number(text)
+    except ValueError as error:
+        raise BadRequest(f"Device number {shown(text)} is not valid ({error}): use a whole number such as 0") from None
+
+
+def shown(raw: str, limit: int = 40) -> str:
+    """A client's value quoted for an error message, cut short so a huge value is not echoed back."""
+    return repr(raw) if len(raw) <= limit else f"{raw[:limit]!r}... ({len(raw)} characters)"
