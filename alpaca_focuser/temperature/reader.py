@@ -1,0 +1,184 @@
+"""Reading a temperature source in the background: averaging, staleness, and its health.
+
+Clients never wait on a sensor: a thread reads the source every few seconds and keeps the recent
+readings; ``health()`` answers from them at once. The readings are averaged over a window, since a
+DS18B20 or a weather station jitters by a tenth of a degree and compensation should not chase that.
+A source whose newest reading is older than the staleness limit is reported as stale (it answered,
+but nothing new) or failed (it raised an error), with the reason and since when, so Temperature can
+say so and compensation can pause.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .sources import Reading, Source, SourceError
+
+log = logging.getLogger(__name__)
+
+POLL_MIN_S = 0.02
+POLL_MAX_S = 5.0
+
+
+def clock_text(seconds: float) -> str:
+    """A local wall-clock time as a person reads it in a message."""
+    return datetime.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def default_poll_s(stale_s: float, average_s: float) -> float:
+    """Read four times per averaging window and per staleness limit, but no more than every 5 s."""
+    shortest = min(stale_s, average_s) if average_s > 0 else stale_s
+    return min(POLL_MAX_S, max(POLL_MIN_S, shortest / 4))
+
+
+@dataclass(frozen=True)
+class TemperatureHealth:
+    source: str  # the configured ``temperature`` setting
+    status: str  # "ok", "starting", "stale" or "failed"
+    message: str  # for a person: the temperature, or why there is none and since when
+    since: float | None  # time.time() since which it is not ok; None while ok
+    celsius: float | None  # the averaged temperature, only while ok
+    last_celsius: float | None  # the newest reading, however old
+    last_reading_at: float | None
+    last_error: str  # the newest failure, even while ok (a blip within the staleness limit)
+    samples: int  # readings in the averaging window
+    reads: int
+    failures: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "status": self.status,
+            "message": self.message,
+            "since": clock_text(self.since) if self.since is not None else None,
+            "celsius": None if self.celsius is None else round(self.celsius, 3),
+            "last_celsius": self.last_celsius,
+            "last_reading": clock_text(self.last_reading_at) if self.last_reading_at is not None else None,
+            "last_error": self.last_error,
+            "samples": self.samples,
+            "reads": self.reads,
+            "failures": self.failures,
+        }
+
+
+class TemperatureReader:
+    def __init__(
+        self,
+        source: Source,
+        average_s: float,
+        stale_s: float,
+        poll_s: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.source = source
+        self.average_s = average_s
+        self.stale_s = stale_s
+        self.poll_s = poll_s if poll_s is not None else default_poll_s(stale_s, average_s)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._samples: collections.deque[Reading] = collections.deque()
+        self._started_at = clock()
+        self._error = ""
+        self._failing_since: float | None = None
+        self._reads = 0
+        self._failures = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._logged_status = "starting"
+
+    def start(self) -> None:
+        self._started_at = self._clock()
+        self._thread = threading.Thread(target=self._run, name=f"temperature {self.source.description}", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.poll_once()
+            self._stop.wait(self.poll_s)
+
+    def poll_once(self) -> None:
+        """Read the source once and keep the reading (or the failure)."""
+        try:
+            reading: Reading | None = self.source.read()
+            error = ""
+        except SourceError as exc:
+            reading, error = None, str(exc)
+        except Exception as exc:  # a source must never kill the reader thread
+            log.exception("Reading the temperature from %s failed unexpectedly", self.source.description)
+            reading, error = None, f"unexpected failure reading it: {exc}"
+        now = self._clock()
+        with self._lock:
+            self._reads += 1
+            if reading is None:
+                self._failures += 1
+                self._failing_since = self._failing_since or now
+                self._error = error
+            else:
+                self._failing_since = None
+                self._error = ""
+                self._keep(Reading(reading.celsius, min(reading.measured_at, now)), now)
+        self._log_change()
+
+    def _keep(self, reading: Reading, now: float) -> None:
+        newest = self._samples[-1] if self._samples else None
+        if newest is None or reading != newest:
+            self._samples.append(reading)
+        while len(self._samples) > 1 and self._samples[0].measured_at < now - max(self.average_s, self.stale_s):
+            self._samples.popleft()
+
+    def health(self) -> TemperatureHealth:
+        now = self._clock()
+        with self._lock:
+            samples = list(self._samples)
+            error, failing_since, reads, failures = self._error, self._failing_since, self._reads, self._failures
+        newest = samples[-1] if samples else None
+        common = {
+            "source": self.source.description,
+            "last_celsius": newest.celsius if newest else None,
+            "last_reading_at": newest.measured_at if newest else None,
+            "last_error": error,
+            "reads": reads,
+            "failures": failures,
+        }
+        if newest is not None and now - newest.measured_at <= self.stale_s:
+            window = [s.celsius for s in samples if s.measured_at >= now - self.average_s] or [newest.celsius]
+            average = sum(window) / len(window)
+            return TemperatureHealth(status="ok", message=f"{average:.2f} °C", since=None, celsius=average, samples=len(window), **common)
+        if error:
+            since = newest.measured_at if newest is not None else (failing_since or now)
+            message = f"{error} (no temperature since {clock_text(since)})"
+            return TemperatureHealth(status="failed", message=message, since=since, celsius=None, samples=0, **common)
+        if newest is None:
+            message = f"no reading from {self.source.description} yet (started {clock_text(self._started_at)})"
+            status = "starting" if now - self._started_at <= self.stale_s else "stale"
+            return TemperatureHealth(status=status, message=message, since=self._started_at, celsius=None, samples=0, **common)
+        message = (
+            f"no new reading from {self.source.description} since {clock_text(newest.measured_at)} "
+            f"({now - newest.measured_at:.0f} s ago, more than the {self.stale_s:g} s of temperature_stale_s)"
+        )
+        return TemperatureHealth(status="stale", message=message, since=newest.measured_at, celsius=None, samples=0, **common)
+
+    def _log_change(self) -> None:
+        health = self.health()
+        if health.status == self._logged_status:
+            return
+        previous, self._logged_status = self._logged_status, health.status
+        if health.ok:
+            log.info("Temperature from %s: %s", health.source, health.message)
+        elif previous != "starting" or health.status != "starting":
+            log.warning("Temperature from %s is %s: %s", health.source, health.status, health.message)

@@ -1,0 +1,258 @@
+"""One focuser's temperature service: its source, compensation, focus log and coefficient.
+
+It is a client of the device like any other: it reads the published snapshots and calls
+``move``; it never reaches into the device model. One thread watches the focuser and the
+temperature a few times a second: with TempComp on and the focuser idle and connected it moves by
+the coefficient when the temperature has changed by more than the threshold; it notices the end of
+every client move (which re-anchors compensation and may start a rest for the focus log); and a
+stale or failed source pauses compensation until it is back.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..device import Focuser, FocuserState
+from ..errors import AlpacaError, DriverError, InvalidOperation, InvalidValue, NotImplementedAlpaca
+from .compensation import Compensator
+from .fit import Fit, fit
+from .focus_log import FocusLog, RestWatcher
+from .motion import Motion, MotionTracker
+from .reader import TemperatureHealth, TemperatureReader, clock_text
+
+log = logging.getLogger(__name__)
+
+TEMPERATURE_UNAVAILABLE = 0x11  # driver error 0x511
+COEFFICIENT_LIMIT = 100_000.0  # steps per °C; the same bound as the configuration rule
+OBSERVE_S = 0.2
+
+
+@dataclass(frozen=True)
+class Compensation:
+    """One compensation move, as the log and the status action show it."""
+
+    at: float
+    from_c: float
+    to_c: float
+    from_position: int
+    to_position: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"time": clock_text(self.at), "from_c": round(self.from_c, 2), "to_c": round(self.to_c, 2), "from": self.from_position, "to": self.to_position}
+
+
+class TemperatureService:
+    def __init__(
+        self,
+        device: Focuser,
+        reader: TemperatureReader,
+        *,
+        steps_per_c: float | None,
+        threshold_c: float,
+        rest_s: float,
+        log_path: Path | None,
+        save_coefficient: Callable[[float], None] | None,
+        observe_s: float = OBSERVE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.device = device
+        self.reader = reader
+        self.focus_log = FocusLog(log_path)
+        self._save_coefficient = save_coefficient
+        self._observe_s = observe_s
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._compensator = Compensator(steps_per_c or None, threshold_c)
+        self._tracker = MotionTracker()
+        self._rests = RestWatcher(rest_s)
+        self._moves: collections.deque[Compensation] = collections.deque(maxlen=20)
+        self._pause = ""  # why compensation waits, for the status and the log
+        self.observations = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self.reader.start()
+        self._thread = threading.Thread(target=self._run, name=f"tempcomp {self.device.name}", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+        self.reader.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._observe_s):
+            try:
+                self.observe()
+            except Exception:  # the watcher must outlive any single bad moment
+                log.exception("Temperature compensation of %s failed to follow the focuser", self.device.name)
+
+    # ------------------------------------------------------------- Alpaca members
+
+    def health(self) -> TemperatureHealth:
+        return self.reader.health()
+
+    def temperature(self) -> float:
+        health = self.reader.health()
+        if health.celsius is None:
+            raise DriverError(f"No temperature for {self.device.name}: {health.message}", TEMPERATURE_UNAVAILABLE)
+        return round(health.celsius, 2)
+
+    @property
+    def coefficient(self) -> float | None:
+        return self._compensator.steps_per_c
+
+    @property
+    def available(self) -> bool:
+        return bool(self._compensator.steps_per_c)
+
+    @property
+    def enabled(self) -> bool:
+        return self._compensator.enabled
+
+    def set_enabled(self, enabled: bool) -> None:
+        if enabled and not self.available:
+            raise NotImplementedAlpaca(
+                f"{self.device.name} has a temperature source but no compensation coefficient: set tempcomp_steps_per_c in the "
+                "configuration, or learn it from the focus log (Action TemperatureFit, then TemperatureApply)"
+            )
+        with self._lock:
+            if enabled != self._compensator.enabled:
+                log.info("Temperature compensation of %s switched %s", self.device.name, "on" if enabled else "off")
+            self._compensator.switch(enabled)
+
+    # -------------------------------------------------------------- watching
+
+    def observe(self) -> None:
+        """Follow one snapshot: note the end of moves, log rests, compensate when due."""
+        with self._lock:
+            now = self._clock()
+            state = self.device.state
+            health = self.reader.health()
+            celsius = health.celsius
+            self.observations += 1
+            motion = self._tracker.observe(state, now)
+            if motion is Motion.CLIENT_MOVE_ENDED:
+                self._compensator.reanchor(celsius, state.position)
+                self._rests.client_move_ended(state.position, now, celsius)
+            elif motion is Motion.OWN_MOVE_ENDED or self._tracker.busy:
+                self._rests.cancel()
+            if state.connected and not self._tracker.busy:
+                self._log_rest(state, now, celsius)
+            self._compensate(state, health, now)
+
+    def _log_rest(self, state: FocuserState, now: float, celsius: float | None) -> None:
+        rest = self._rests.due(state.position, now, celsius)
+        if rest is None or rest.celsius is None:
+            return
+        point = self.focus_log.append(rest.began, rest.celsius, rest.position)
+        log.info("Focus log of %s: position %d at %.2f °C (point %d)", self.device.name, point.position, point.celsius, point.id)
+
+    def _compensate(self, state: FocuserState, health: TemperatureHealth, now: float) -> None:
+        if not self._compensator.enabled:
+            self._set_pause("")
+            return
+        if not state.connected:
+            self._set_pause(f"waiting for the focuser to connect ({state.last_error or 'not connected'})")
+            return
+        if health.celsius is None:
+            self._set_pause(f"paused: {health.message}")
+            return
+        self._set_pause("")
+        if self._tracker.busy:
+            return
+        target = self._compensator.target(health.celsius, state.position, state.max_step)
+        if target is None or self.device.state.moving:
+            return
+        reference = self._compensator.reference_c
+        try:
+            self.device.move(target)
+        except AlpacaError as exc:
+            self._compensator.moved(health.celsius)  # do not retry the same step every moment
+            log.warning("Temperature compensation of %s could not move to %d: %s", self.device.name, target, exc.message)
+            return
+        self._tracker.issued(target, now)
+        self._compensator.moved(health.celsius)
+        move = Compensation(now, reference if reference is not None else health.celsius, health.celsius, state.position, target)
+        self._moves.append(move)
+        log.info(
+            "Temperature compensation of %s: %.2f °C -> %.2f °C, moving %d -> %d (%+d steps)",
+            self.device.name, move.from_c, move.to_c, move.from_position, move.to_position, target - state.position,
+        )  # fmt: skip
+
+    def _set_pause(self, reason: str) -> None:
+        if reason == self._pause:
+            return
+        if reason and not self._pause:
+            log.warning("Temperature compensation of %s is %s", self.device.name, reason)
+        elif self._pause and not reason and self._compensator.enabled:
+            log.info("Temperature compensation of %s resumed", self.device.name)
+        self._pause = reason
+
+    # -------------------------------------------------------------- actions
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            anchor = self._compensator.anchor
+            return {
+                "temperature": self.reader.health().as_dict(),
+                "tempcomp": {
+                    "available": self.available,
+                    "on": self._compensator.enabled,
+                    "steps_per_c": self.coefficient,
+                    "threshold_c": self._compensator.threshold_c,
+                    "state": self._pause or ("following the temperature" if self._compensator.enabled else "off"),
+                    "anchor": None if anchor is None else {"celsius": round(anchor.celsius, 2), "position": anchor.position},
+                    "recent_moves": [move.as_dict() for move in self._moves],
+                },
+                "focus_log": {"points": len(self.focus_log.points()), "file": str(self.focus_log.path) if self.focus_log.path else None, "rest_s": self._rests.rest_s},
+            }
+
+    def log_points(self) -> list[dict[str, Any]]:
+        return [{"id": p.id, "time": clock_text(p.time), "celsius": p.celsius, "position": p.position} for p in self.focus_log.points()]
+
+    def fit(self) -> Fit:
+        return fit(self.focus_log.points())
+
+    def apply(self, steps_per_c: float | None) -> dict[str, Any]:
+        """Use and save a coefficient: the one given, or the fit's when it is trustworthy."""
+        if steps_per_c is None:
+            result = self.fit()
+            if result.verdict != "ok" or result.steps_per_c is None:
+                raise InvalidOperation(f"The focus log gives no coefficient to trust: {result.message} To use one anyway, give it: Parameters 25.5.")
+            steps_per_c = round(result.steps_per_c, 2)
+        if not math.isfinite(steps_per_c) or not 0 < abs(steps_per_c) <= COEFFICIENT_LIMIT:
+            raise InvalidValue(f"A coefficient of {steps_per_c} steps per °C is not usable: give a non-zero number from -{COEFFICIENT_LIMIT:g} to {COEFFICIENT_LIMIT:g}.")
+        saved = self._save_coefficient is not None
+        if self._save_coefficient is not None:
+            try:
+                self._save_coefficient(steps_per_c)
+            except Exception as exc:
+                raise DriverError(f"The coefficient was not changed because it could not be saved: {exc}", TEMPERATURE_UNAVAILABLE) from exc
+        with self._lock:
+            self._compensator.steps_per_c = steps_per_c
+            self._compensator.anchor = self._compensator.reference_c = None
+        log.info("Temperature compensation of %s now uses %+.2f steps per °C%s", self.device.name, steps_per_c, "" if saved else " (not saved: no configuration file)")
+        return {"steps_per_c": steps_per_c, "saved": saved}
+
+    def clear_log(self) -> dict[str, Any]:
+        return {"cleared": self.focus_log.clear()}
+
+    def drop_points(self, ids: list[int]) -> dict[str, Any]:
+        dropped = self.focus_log.drop(ids)
+        missing = sorted(set(ids) - set(dropped))
+        if missing and not dropped:
+            raise InvalidValue(f"The focus log has no point {', '.join(map(str, missing))}; TemperatureLog lists the points and their ids.")
+        return {"dropped": dropped, "not_found": missing}

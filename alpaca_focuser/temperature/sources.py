@@ -1,0 +1,251 @@
+"""Where a temperature comes from: an Alpaca ObservingConditions device, a 1-wire sensor or a file.
+
+The Celestron Focus Motor has no sensor of its own, so the server reads one the user already has.
+Every source answers ``read()`` with one reading in degrees Celsius and the time it was measured,
+or raises ``SourceError`` with a sentence a user can act on. Sources are only ever read by the
+background reader (reader.py), never on a client's request, so a slow weather station can never
+delay an Alpaca call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+W1_ROOT = Path("/sys/bus/w1/devices")
+# 1-wire family codes of the Maxim temperature sensors whose w1_slave file reads "t=<millidegrees>".
+W1_TEMPERATURE_FAMILIES = ("10", "22", "28", "3b", "42")
+_W1_ID = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{12}$")
+DS18B20_POWER_ON_MILLIDEGREES = 85000  # what the sensor answers before its first conversion
+PLAUSIBLE_C = (-80.0, 80.0)  # anything outside is a broken sensor, not weather
+ALPACA_TIMEOUT_S = 3.0
+ALPACA_CLIENT_ID = 7217  # any fixed number identifies this server's reads in the station's log
+
+SPEC_HELP = (
+    '"alpaca://HOST:PORT/observingconditions/N" (an Alpaca weather device), "w1" or "w1:28-XXXXXXXXXXXX" '
+    '(a DS18B20 1-wire sensor), or "file:/PATH" (a file holding degrees Celsius); "" for none'
+)
+
+
+class SourceError(Exception):
+    """A reading that failed; the message says what happened and what to check."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    celsius: float
+    measured_at: float  # time.time() of the measurement
+
+
+class Source(Protocol):
+    description: str  # the configured spec, shown in messages
+
+    def read(self) -> Reading: ...
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A checked ``temperature`` setting; ``open_source`` turns it into a Source."""
+
+    kind: str  # "alpaca", "w1" or "file"
+    text: str
+    host: str = ""
+    port: int = 0
+    number: int = 0
+    sensor: str = ""  # a 1-wire id, or "" for the only sensor there is
+    path: str = ""
+
+
+def parse_spec(text: str) -> SourceSpec:
+    """Check a ``temperature`` setting; ValueError says what it must be."""
+    spec = text.strip()
+    if spec.lower().startswith("alpaca://"):
+        return _alpaca_spec(spec)
+    if spec.lower() == "w1":
+        return SourceSpec("w1", spec)
+    if spec.lower().startswith("w1:"):
+        sensor = spec[3:].strip().lower()
+        if not _W1_ID.match(sensor):
+            raise ValueError(f'a 1-wire sensor id like "w1:28-0123456789ab" (family, dash, 12 hex digits), not "w1:{spec[3:]}"')
+        return SourceSpec("w1", spec, sensor=sensor)
+    if spec.lower().startswith("file:"):
+        path = spec[5:]
+        if not path.strip():
+            raise ValueError('"file:" followed by the path of the file, like "file:/run/sky-temperature"')
+        return SourceSpec("file", spec, path=path)
+    raise ValueError(SPEC_HELP)
+
+
+def _alpaca_spec(spec: str) -> SourceSpec:
+    example = '"alpaca://HOST:PORT/observingconditions/N", like "alpaca://192.168.1.20:11111/observingconditions/0"'
+    parts = urllib.parse.urlsplit(spec)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    match = re.fullmatch(r"/observingconditions/(\d{1,4})/?", parts.path)
+    if not parts.hostname or port is None or not 1 <= port <= 65535 or match is None or parts.query:
+        raise ValueError(example)
+    return SourceSpec("alpaca", spec, host=parts.hostname, port=port, number=int(match.group(1)))
+
+
+def open_source(spec: SourceSpec, w1_root: Path = W1_ROOT) -> Source:
+    if spec.kind == "alpaca":
+        return AlpacaSource(spec.text, spec.host, spec.port, spec.number)
+    if spec.kind == "w1":
+        return W1Source(spec.text, spec.sensor, w1_root)
+    return FileSource(spec.text, Path(spec.path))
+
+
+def _plausible(celsius: float, where: str) -> float:
+    if not math.isfinite(celsius) or not PLAUSIBLE_C[0] <= celsius <= PLAUSIBLE_C[1]:
+        raise SourceError(f"{where} gave {celsius} °C, which is no air temperature; check the sensor")
+    return celsius
+
+
+class FileSource:
+    """A file holding one number in °C, written by anything (a script, another program).
+
+    The reading counts as measured when the file was last written, so a script that died leaves
+    its last value to go stale instead of being served for ever.
+    """
+
+    def __init__(self, description: str, path: Path) -> None:
+        self.description = description
+        self.path = path
+
+    def read(self) -> Reading:
+        try:
+            written = os.stat(self.path).st_mtime
+            text = self.path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise SourceError(f"the temperature file {self.path} does not exist; check the path, and that the program writing it runs") from None
+        except OSError as exc:
+            raise SourceError(f"cannot read the temperature file {self.path}: {exc.strerror or exc}") from None
+        try:
+            celsius = float(text)
+        except ValueError:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise SourceError(f"the temperature file {self.path} holds {shown!r}, not a number of degrees Celsius like 12.5") from None
+        return Reading(_plausible(celsius, f"the temperature file {self.path}"), written)
+
+
+class W1Source:
+    """A DS18B20 (or another Maxim 1-wire thermometer) through the Linux w1 driver's files."""
+
+    def __init__(self, description: str, sensor: str, root: Path = W1_ROOT) -> None:
+        self.description = description
+        self.sensor = sensor
+        self.root = root
+
+    def sensors(self) -> list[str]:
+        try:
+            names = sorted(entry.name for entry in self.root.iterdir())
+        except OSError:
+            return []
+        return [name for name in names if _W1_ID.match(name) and name[:2] in W1_TEMPERATURE_FAMILIES]
+
+    def _folder(self) -> Path:
+        found = self.sensors()
+        if self.sensor:
+            if self.sensor not in found:
+                seen = ", ".join(found) or "none"
+                raise SourceError(f"the 1-wire sensor {self.sensor} is not under {self.root} (sensors there: {seen}); check its wiring and id")
+            return self.root / self.sensor
+        if not found:
+            raise SourceError(
+                f"no 1-wire temperature sensor under {self.root}: enable 1-wire (dtoverlay=w1-gpio in the Pi's config.txt, "
+                "then reboot) and check the sensor's wiring and pull-up resistor"
+            )
+        if len(found) > 1:
+            raise SourceError(f'several 1-wire sensors under {self.root} ({", ".join(found)}): choose one with temperature = "w1:ID"')
+        return self.root / found[0]
+
+    def read(self) -> Reading:
+        folder = self._folder()
+        try:
+            lines = (folder / "w1_slave").read_text(encoding="ascii", errors="replace").splitlines()
+        except OSError as exc:
+            raise SourceError(f"cannot read the 1-wire sensor {folder.name}: {exc.strerror or exc}") from None
+        measured_at = time.time()
+        if len(lines) < 2 or "t=" not in lines[1]:
+            raise SourceError(f"the 1-wire sensor {folder.name} gave no temperature (its answer was cut short); check its wiring")
+        if not lines[0].strip().endswith("YES"):
+            raise SourceError(f"the 1-wire sensor {folder.name} failed its checksum (a noisy or long cable?)")
+        try:
+            millidegrees = int(lines[1].rsplit("t=", 1)[1].strip())
+        except ValueError:
+            raise SourceError(f"the 1-wire sensor {folder.name} gave an unreadable temperature {lines[1]!r}") from None
+        if millidegrees == DS18B20_POWER_ON_MILLIDEGREES:
+            raise SourceError(f"the 1-wire sensor {folder.name} answered 85 °C, its power-on value: it lost power or its supply is weak")
+        return Reading(_plausible(millidegrees / 1000.0, f"the 1-wire sensor {folder.name}"), measured_at)
+
+
+class AlpacaSource:
+    """The Temperature of an Alpaca ObservingConditions device, read over HTTP.
+
+    A station that says it is not connected (0x407) is asked to connect once, then read again.
+    """
+
+    def __init__(self, description: str, host: str, port: int, number: int, timeout: float = ALPACA_TIMEOUT_S) -> None:
+        self.description = description
+        address = f"[{host}]" if ":" in host else host
+        self.base = f"http://{address}:{port}/api/v1/observingconditions/{number}"
+        self.timeout = timeout
+        self._transactions = itertools.count(1)
+
+    def read(self) -> Reading:
+        reply = self._call("GET", "temperature")
+        if reply.get("ErrorNumber") == 0x407:
+            self._call("PUT", "connected", {"Connected": "True"}, check=True)
+            reply = self._call("GET", "temperature")
+        measured_at = time.time()
+        self._check(reply, "temperature")
+        value = reply.get("Value")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SourceError(f"{self.base}/temperature answered {value!r}, not a number of degrees Celsius")
+        return Reading(_plausible(float(value), f"{self.base}/temperature"), measured_at)
+
+    def _call(self, method: str, member: str, form: dict[str, str] | None = None, check: bool = False) -> dict[str, object]:
+        ids = {"ClientID": str(ALPACA_CLIENT_ID), "ClientTransactionID": str(next(self._transactions))}
+        url = f"{self.base}/{member}"
+        if method == "GET":
+            request = urllib.request.Request(f"{url}?{urllib.parse.urlencode(ids)}")
+        else:
+            body = urllib.parse.urlencode({**(form or {}), **ids}).encode()
+            request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                text = response.read(65536).decode("utf-8", errors="replace")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read(300).decode("utf-8", errors="replace").strip()
+            raise SourceError(f"{url} answered HTTP {exc.code}: {detail or exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SourceError(f"cannot reach the weather device at {self.base}: {reason}; check that it runs and the address") from None
+        try:
+            reply = json.loads(text)
+        except ValueError:
+            raise SourceError(f"{url} did not answer Alpaca JSON; is that an Alpaca ObservingConditions device?") from None
+        if not isinstance(reply, dict):
+            raise SourceError(f"{url} did not answer an Alpaca reply object")
+        if check:
+            self._check(reply, member)
+        return reply
+
+    def _check(self, reply: dict[str, object], member: str) -> None:
+        number = reply.get("ErrorNumber", 0)
+        if number:
+            message = reply.get("ErrorMessage") or "no message"
+            code = f"0x{number:X}" if isinstance(number, int) else repr(number)
+            raise SourceError(f"the weather device at {self.base} refused {member}: error {code} ({message})")

@@ -1,0 +1,99 @@
+"""Temperature sources for tests: a small Alpaca ObservingConditions server on loopback, a fake
+Linux 1-wire folder, and a temperature file whose age a test controls."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+SENSOR = "28-0123456789ab"
+OTHER_SENSOR = "28-00000a1b2c3d"
+
+
+@dataclass
+class WeatherStation:
+    """An ObservingConditions device 0 whose Temperature the test scripts."""
+
+    celsius: float = 12.5
+    connected: bool = False
+    error: tuple[int, str] | None = None  # (ErrorNumber, ErrorMessage) to answer instead of a value
+    requests: list[str] = field(default_factory=list)
+
+    def app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+        self.requests.append(f"{method} {path}")
+        if method == "PUT":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            form = urllib.parse.parse_qs(environ["wsgi.input"].read(length).decode())
+        else:
+            form = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        transaction = int(form.get("ClientTransactionID", ["0"])[0])
+        body: dict[str, Any] = {"ClientTransactionID": transaction, "ServerTransactionID": len(self.requests), "ErrorNumber": 0, "ErrorMessage": ""}
+        if (method, path) == ("PUT", "/api/v1/observingconditions/0/connected"):
+            self.connected = form.get("Connected", [""])[0].lower() == "true"
+        elif (method, path) == ("GET", "/api/v1/observingconditions/0/temperature"):
+            if self.error is not None:
+                body["ErrorNumber"], body["ErrorMessage"] = self.error
+            elif not self.connected:
+                body["ErrorNumber"], body["ErrorMessage"] = 0x407, "Not connected"
+            else:
+                body["Value"] = self.celsius
+        else:
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [f"no such member {path}".encode()]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(body).encode()]
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def weather_station(**options: Any) -> Iterator[tuple[WeatherStation, int]]:
+    """A running station on a free loopback port; yields (station, port)."""
+    station = WeatherStation(**options)
+    server: WSGIServer = make_server("127.0.0.1", 0, station.app, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield station, server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def write_w1(root: Path, sensor: str, millidegrees: int, crc_ok: bool = True) -> None:
+    """Write a sensor's w1_slave file the way the Linux w1_therm driver presents it."""
+    folder = root / sensor
+    folder.mkdir(parents=True, exist_ok=True)
+    verdict = "YES" if crc_ok else "NO"
+    (folder / "w1_slave").write_text(f"72 01 4b 46 7f ff 0e 10 57 : crc=57 {verdict}\n72 01 4b 46 7f ff 0e 10 57 t={millidegrees}\n")
+
+
+def w1_folder(root: Path, *sensors: str) -> Path:
+    """A fake /sys/bus/w1/devices with its bus master entry and the given sensors at 20 °C."""
+    (root / "w1_bus_master1").mkdir(parents=True, exist_ok=True)
+    for sensor in sensors:
+        write_w1(root, sensor, 20000)
+    return root
+
+
+def write_temperature(path: Path, celsius: float, age_s: float = 0.0) -> None:
+    """Write a temperature file as a script would; ``age_s`` back-dates it, as if written earlier."""
+    temp = path.with_suffix(".tmp")
+    temp.write_text(f"{celsius}\n")
+    os.replace(temp, path)
+    if age_s:
+        when = time.time() - age_s
+        os.utime(path, (when, when))

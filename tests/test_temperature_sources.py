@@ -1,0 +1,142 @@
+"""Temperature sources: the setting that names one, and reading an Alpaca weather device over real
+HTTP, a (fake) Linux 1-wire folder and a file, with the errors a user would meet."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+from temperature_support import OTHER_SENSOR, SENSOR, w1_folder, weather_station, write_temperature, write_w1
+
+from alpaca_focuser.config import ConfigError, ConfigFile
+from alpaca_focuser.temperature.sources import AlpacaSource, FileSource, SourceError, W1Source, open_source, parse_spec
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("alpaca://192.168.1.20:11111/observingconditions/0", "alpaca"),
+        ("alpaca://[::1]:4567/observingconditions/2", "alpaca"),
+        ("w1", "w1"),
+        (f"w1:{SENSOR}", "w1"),
+        ("file:/run/sky-temperature", "file"),
+    ],
+)
+def test_good_settings_are_understood(text: str, kind: str) -> None:
+    assert parse_spec(text).kind == kind
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("alpaca://host/observingconditions/0", "HOST:PORT"),
+        ("alpaca://host:11111/telescope/0", "observingconditions/N"),
+        ("w1:28-xyz", "12 hex digits"),
+        ("file:", "path of the file"),
+        ("thermometer", "file:/PATH"),
+    ],
+)
+def test_bad_settings_say_what_is_expected(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says.replace("/", ".")):
+        parse_spec(text)
+
+
+def test_a_bad_temperature_setting_stops_the_start_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[server]\nname = "x"\n\n[[focuser]]\nport = "sim://"\ntemperature = "thermometer"\n')
+    with pytest.raises(ConfigError) as caught:
+        ConfigFile.load(path)
+    assert caught.value.line == 6
+    assert "w1:28-XXXXXXXXXXXX" in str(caught.value)
+
+
+def test_a_file_gives_its_number_and_when_it_was_written(tmp_path: Path) -> None:
+    path = tmp_path / "temperature"
+    write_temperature(path, 7.25, age_s=30)
+    reading = FileSource("file:" + str(path), path).read()
+    assert reading.celsius == 7.25
+    assert time.time() - reading.measured_at == pytest.approx(30, abs=2)
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [(None, "does not exist"), ("warm", "not a number"), ("nan", "no air temperature"), ("250", "no air temperature")],
+)
+def test_a_bad_file_says_why(tmp_path: Path, content: str | None, says: str) -> None:
+    path = tmp_path / "temperature"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SourceError, match=says):
+        FileSource("file", path).read()
+
+
+def test_plain_w1_reads_the_only_sensor(tmp_path: Path) -> None:
+    root = w1_folder(tmp_path / "w1", SENSOR)
+    write_w1(root, SENSOR, -3125)
+    assert W1Source("w1", "", root).read().celsius == -3.125
+
+
+def test_a_named_w1_sensor_is_read_among_several(tmp_path: Path) -> None:
+    root = w1_folder(tmp_path / "w1", SENSOR, OTHER_SENSOR)
+    write_w1(root, OTHER_SENSOR, 15500)
+    source = open_source(parse_spec(f"w1:{OTHER_SENSOR}"), w1_root=root)
+    assert source.read().celsius == 15.5
+
+
+def test_plain_w1_with_several_sensors_asks_which(tmp_path: Path) -> None:
+    root = w1_folder(tmp_path / "w1", SENSOR, OTHER_SENSOR)
+    with pytest.raises(SourceError, match="several 1-wire sensors") as caught:
+        W1Source("w1", "", root).read()
+    assert SENSOR in str(caught.value) and OTHER_SENSOR in str(caught.value)
+
+
+def test_no_w1_sensor_says_how_to_enable_one_wire(tmp_path: Path) -> None:
+    root = w1_folder(tmp_path / "w1")
+    with pytest.raises(SourceError, match="dtoverlay=w1-gpio"):
+        W1Source("w1", "", root).read()
+
+
+def test_a_missing_named_sensor_lists_the_ones_there(tmp_path: Path) -> None:
+    root = w1_folder(tmp_path / "w1", SENSOR)
+    with pytest.raises(SourceError, match=f"not under .*{SENSOR}"):
+        W1Source("w1", OTHER_SENSOR, root).read()
+
+
+@pytest.mark.parametrize("millidegrees, crc_ok, says", [(20000, False, "checksum"), (85000, True, "power-on")])
+def test_a_bad_w1_reading_is_refused(tmp_path: Path, millidegrees: int, crc_ok: bool, says: str) -> None:
+    root = w1_folder(tmp_path / "w1", SENSOR)
+    write_w1(root, SENSOR, millidegrees, crc_ok=crc_ok)
+    with pytest.raises(SourceError, match=says):
+        W1Source("w1", "", root).read()
+
+
+def test_an_alpaca_station_is_connected_then_read() -> None:
+    with weather_station(celsius=4.5) as (station, port):
+        source = open_source(parse_spec(f"alpaca://127.0.0.1:{port}/observingconditions/0"))
+        assert source.read().celsius == 4.5
+        assert station.connected
+        station.celsius = 5.0
+        assert source.read().celsius == 5.0
+    assert "PUT /api/v1/observingconditions/0/connected" in station.requests
+
+
+def test_an_alpaca_station_error_is_passed_on() -> None:
+    with weather_station(connected=True, error=(0x500, "sensor cable unplugged")) as (_, port):
+        source = AlpacaSource("station", "127.0.0.1", port, 0)
+        with pytest.raises(SourceError, match="0x500 .sensor cable unplugged"):
+            source.read()
+
+
+def test_an_unreachable_station_says_so() -> None:
+    source = AlpacaSource("station", "127.0.0.1", free_port(), 0, timeout=1.0)
+    with pytest.raises(SourceError, match="cannot reach the weather device"):
+        source.read()
+
+
+def test_a_station_without_that_device_answers_http_400() -> None:
+    with weather_station() as (_, port):
+        source = AlpacaSource("station", "127.0.0.1", port, 3)
+        with pytest.raises(SourceError, match="HTTP 400"):
+            source.read()
