@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +22,9 @@ from typing import Any
 from ..device import Focuser
 from ..errors import ActionNotImplemented, InvalidValue, NotConnected
 from ..settings import Direction, Preset
+from .protocol import ClientJsonRefused, decode_client_json, whole_number
 
 PRESET_NAME_MAX = 200  # the configuration file refuses longer names
-_WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
 
 
 class _BadParameters(ValueError):
@@ -50,7 +49,9 @@ def _decode(text: str) -> Any:
     if not text:
         return None
     try:
-        return json.loads(text)
+        return decode_client_json(text)
+    except ClientJsonRefused as refused:
+        raise _BadParameters(f"Parameters {refused}") from None
     except ValueError:
         return text
 
@@ -62,8 +63,11 @@ def _whole_number(value: Any, what: str) -> int:
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and _WHOLE_NUMBER.match(value.strip()):
-        return int(value.strip())
+    if isinstance(value, str):
+        try:
+            return whole_number(value.strip())
+        except ValueError as error:
+            raise _BadParameters(f"{what} must be a whole number, not {_show(value)} ({error})") from None
     raise _BadParameters(f"{what} must be a whole number, not {_show(value)}")
 
 

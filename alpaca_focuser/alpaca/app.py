@@ -14,6 +14,7 @@ from typing import Any
 import falcon
 
 from .envelope import TransactionCounter, send_text
+from .guard import RequestGuard
 from .management import ServerInfo, add_management_routes
 from .pages import DeviceSetupPage, ServerSetupPage
 from .resources import DeviceResource, api_sink
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 UNROUTED_API = re.compile(r"/(api|management)(/|$)", re.IGNORECASE)
 
 
-def create_app(devices: dict[str, list[ServedDevice]], info: ServerInfo) -> falcon.App:
-    app = falcon.App()
+def create_app(devices: dict[str, list[ServedDevice]], info: ServerInfo, guard: RequestGuard | None = None) -> falcon.App:
+    app = falcon.App(middleware=[guard or RequestGuard()])
     transactions = TransactionCounter()
     app.add_route("/api/v1/{device_type}/{device_number}/{member}", DeviceResource(devices, transactions))
     add_management_routes(app, info, devices, transactions)

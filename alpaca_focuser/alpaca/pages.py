@@ -14,6 +14,7 @@ import falcon
 from .. import __version__
 from ..device import FocuserState
 from .management import ServerInfo
+from .protocol import BadRequest, parse_device_number
 from .served import ServedDevice
 
 STYLE = """
@@ -95,9 +96,11 @@ class DeviceSetupPage:
 
     def _find(self, device_type: str, device_number: str) -> ServedDevice | None:
         devices = self._devices.get(device_type, [])
-        if device_number.isdigit() and device_number == str(int(device_number)) and int(device_number) < len(devices):
-            return devices[int(device_number)]
-        return None
+        try:
+            number = parse_device_number(device_number)
+        except BadRequest:
+            return None
+        return devices[number] if number < len(devices) else None
 
 
 def connection_text(served: ServedDevice) -> str:

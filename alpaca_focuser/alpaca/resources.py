@@ -3,6 +3,10 @@
 Order of checks, so protocol faults never reach the device: the path (type, number, member, in
 lower case), the HTTP method, ClientID and ClientTransactionID, the member's typed parameters.
 Only then is the device asked, and what it raises becomes ErrorNumber/ErrorMessage in an HTTP 200.
+
+Methods follow the member table: OPTIONS answers 200 with an Allow header listing the member's
+methods, HEAD is a GET without the body where GET is allowed, and any other method the member does
+not take is a protocol fault (400, as Alpaca answers every protocol fault) with the same Allow list.
 """
 
 from __future__ import annotations
@@ -15,7 +19,17 @@ import falcon
 from ..errors import AlpacaError
 from .envelope import NO_VALUE, TransactionCounter, envelope, send_json, send_text
 from .members import MEMBER_TABLES, Operation
-from .protocol import BadRequest, ClientIds, Fields, client_ids, form_fields, parse_device_number, parse_params, query_fields
+from .protocol import (
+    BadRequest,
+    ClientIds,
+    Fields,
+    MethodNotAccepted,
+    client_ids,
+    form_fields,
+    parse_device_number,
+    parse_params,
+    query_fields,
+)
 from .served import ServedDevice
 
 log = logging.getLogger(__name__)
@@ -27,11 +41,16 @@ ALPACA_DEVICE_TYPES = (
 ALPACA_METHODS = ("GET", "PUT")
 
 
-def request_fields(req: falcon.Request) -> Fields:
+def request_fields(req: falcon.Request, method: str) -> Fields:
     """GET parameters come from the query (any key casing), PUT ones from the form body (exact)."""
-    if req.method == "GET":
+    if method == "GET":
         return query_fields(req.query_string)
     return form_fields(req.bounded_stream.read())
+
+
+def allowed_methods(methods: dict[str, Operation]) -> tuple[str, ...]:
+    """What a member's Allow header lists: its methods, HEAD with GET, and OPTIONS."""
+    return (*methods, *(("HEAD",) if "GET" in methods else ()), "OPTIONS")
 
 
 class DeviceResource:
@@ -51,20 +70,42 @@ class DeviceResource:
         }
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str, member: str) -> None:
-        self._handle(req, resp, device_type, device_number, member)
+        self._handle(req, resp, device_type, device_number, member, req.method)
 
-    on_put = on_post = on_delete = on_patch = on_get
+    on_put = on_post = on_delete = on_patch = on_trace = on_connect = on_get
 
-    def _handle(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str, member: str) -> None:
+    def on_head(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str, member: str) -> None:
+        """A GET whose body Falcon leaves out, where GET is allowed; refused like any other method elsewhere."""
+        methods = self._member_methods(resp, device_type, device_number, member)
+        if methods:
+            self._handle(req, resp, device_type, device_number, member, "GET" if "GET" in methods else "HEAD")
+
+    def on_options(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str, member: str) -> None:
+        methods = self._member_methods(resp, device_type, device_number, member)
+        if methods:
+            resp.set_header("Allow", ", ".join(allowed_methods(methods)))
+            send_text(resp, falcon.HTTP_200, "")
+
+    def _member_methods(self, resp: falcon.Response, device_type: str, device_number: str, member: str) -> dict[str, Operation]:
+        """The member's methods; {} after answering 400 when the path names no member."""
         try:
-            route = self._routes.get((device_type, device_number, member, req.method))
-            served, operation = route or self._resolve(req.method, device_type, device_number, member)
-            fields = request_fields(req)
+            return self._find_member(device_type, device_number, member)[1]
+        except BadRequest as problem:
+            send_text(resp, falcon.HTTP_400, str(problem))
+            return {}
+
+    def _handle(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str, member: str, method: str) -> None:
+        try:
+            route = self._routes.get((device_type, device_number, member, method))
+            served, operation = route or self._resolve(method, device_type, device_number, member)
+            fields = request_fields(req, method)
             ids = client_ids(fields)
-            args = parse_params(operation.params, fields, req.method, member)
+            args = parse_params(operation.params, fields, method, member)
         except BadRequest as problem:
             log.debug("%s %s -> 400 %s", req.method, req.path, problem)
             send_text(resp, falcon.HTTP_400, str(problem))
+            if isinstance(problem, MethodNotAccepted):
+                resp.set_header("Allow", ", ".join(problem.allowed))
             return
         value, error = self._call(served, operation, args)
         body = envelope(ids.transaction_id, self._transactions.next(), value, error)
@@ -72,6 +113,18 @@ class DeviceResource:
         self._log(req, ids, served, member, body, error)
 
     def _resolve(self, method: str, device_type: str, device_number: str, member: str) -> tuple[ServedDevice, Operation]:
+        served, methods = self._find_member(device_type, device_number, member)
+        operation = methods.get(method)
+        if operation is None:
+            allowed = " or ".join(methods)
+            raise MethodNotAccepted(
+                f"{method} is not used for {member}: send {allowed} /api/v1/{device_type}/{device_number}/{member} "
+                "(Alpaca reads with GET and changes with PUT)",
+                allowed_methods(methods),
+            )
+        return served, operation
+
+    def _find_member(self, device_type: str, device_number: str, member: str) -> tuple[ServedDevice, dict[str, Operation]]:
         path = f"/api/v1/{device_type}/{device_number}/{member}"
         if path != path.lower():
             raise BadRequest(f"Alpaca paths are all lower case: use {path.lower()}")
@@ -84,11 +137,7 @@ class DeviceResource:
         methods = MEMBER_TABLES[device_type].get(member)
         if methods is None:
             raise BadRequest(f"{member!r} is not a {device_type} member: see /api/v1/{device_type}/{number}/<member> in the Alpaca API")
-        operation = methods.get(method)
-        if operation is None:
-            allowed = " or ".join(methods)
-            raise BadRequest(f"{method} is not used for {member}: send {allowed} {path} (Alpaca reads with GET and changes with PUT)")
-        return devices[number], operation
+        return devices[number], methods
 
     def _served_list(self) -> str:
         served = [f"{kind} 0..{len(devices) - 1}" for kind, devices in self._devices.items() if devices]
