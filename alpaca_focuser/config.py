@@ -475,8 +475,8 @@ def _read_text(path: Path) -> str:
         return path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no configuration file there. Copy the commented config.toml from the project "
-            "(make run does it for you) or give the right path with --config.",
+            f"{path}: no configuration file there. Run 'alpaca-focuser init --config {path}' to write the "
+            "commented template there, or give the right path with --config.",
             path=path,
         ) from None
     except IsADirectoryError:

@@ -15,6 +15,7 @@ import logging
 import socket
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import waitress
@@ -22,14 +23,14 @@ from waitress import wasyncore
 
 from . import (
     __version__,
+    config_locations,
     mdns,
     simulator,  # noqa: F401  (importing it registers the port URL sim://)
 )
 from .alpaca.app import create_app
-from .alpaca.guard import SERVER_LIMITS, GuardSettings, RequestGuard
 from .alpaca.management import ServerInfo
 from .alpaca.served import ServedDevice, serve
-from .config import ConfigFile
+from .config import ConfigError, ConfigFile
 from .device import CelestronFocuser
 from .discovery import DiscoveryResponder, DiscoveryUnavailable
 from .settings import FocuserSettings, Settings
@@ -46,9 +47,11 @@ class ServerError(Exception):
 class AlpacaServer:
     """The whole server in one object, so tests can run it in-process on a free port."""
 
-    def __init__(self, settings: Settings, config_file: ConfigFile | None = None) -> None:
+    def __init__(self, settings: Settings, config_file: ConfigFile | None = None, new_config: Path | None = None) -> None:
         self.settings = settings
         self.config_file = config_file
+        self.new_config = new_config  # where to create a file when a client changes a setting and there is none
+        self._new_config_lock = threading.Lock()
         self.focusers: list[CelestronFocuser] = []
         self.served: list[ServedDevice] = []
         self.info = ServerInfo(settings.server.name, settings.server.location, bind=settings.server.bind)
@@ -71,11 +74,9 @@ class AlpacaServer:
         server = self.settings.server
         self.focusers = [self._make_focuser(index, fs) for index, fs in enumerate(self.settings.focusers)]
         self.served = serve("focuser", list(self.focusers))
-        app = create_app({"focuser": self.served}, self.info, RequestGuard(GuardSettings(server.password_hash, server.password_for_api)))
+        app = create_app({"focuser": self.served}, self.info)
         try:
-            self._http = waitress.create_server(
-                app, host=server.bind, port=server.http_port, threads=server.threads, ident=f"alpaca-focuser/{__version__}", **SERVER_LIMITS
-            )
+            self._http = waitress.create_server(app, host=server.bind, port=server.http_port, threads=server.threads, ident=f"alpaca-focuser/{__version__}")
         except OSError as error:
             raise ServerError(_bind_failure(server.bind, server.http_port, error)) from None
         except ValueError as error:
@@ -112,10 +113,22 @@ class AlpacaServer:
     def _make_focuser(self, index: int, settings: FocuserSettings) -> CelestronFocuser:
         if not settings.unique_id:
             settings.unique_id = _machine_unique_id(index, settings)
-        if self.config_file is not None and index < len(self.config_file.settings.focusers):
-            config_file = self.config_file
-            return CelestronFocuser(settings, save=lambda fs, i=index: config_file.save_focuser(i, fs))
-        return CelestronFocuser(settings)
+        if self.config_file is None and self.new_config is None:
+            return CelestronFocuser(settings)  # embedded without a file: the caller chose memory only
+        return CelestronFocuser(settings, save=lambda fs, i=index: self._save_focuser(i, fs))
+
+    def _save_focuser(self, index: int, focuser: FocuserSettings) -> None:
+        """Save a setting a client changed; without a file, create one in the usual place first,
+        so a change is never answered with success and then lost at the next start."""
+        with self._new_config_lock:
+            if self.config_file is None and self.new_config is not None:
+                self.config_file = config_locations.create_for(self.new_config, self.settings)
+                log.info("Created the configuration file %s to keep the settings clients change; the server reads it from the next start", self.new_config)
+        config_file = self.config_file
+        if config_file is None or index >= len(config_file.settings.focusers):
+            where = config_file.path if config_file is not None else "a configuration file"
+            raise ConfigError(f"focuser {index + 1} was added with --port and has no [[focuser]] table in {where}; add one there to keep its settings")
+        config_file.save_focuser(index, focuser)
 
     def _run_in_http_loop(self, action: Any) -> None:
         """Run ``action`` in waitress's own loop thread, which alone may close its sockets."""

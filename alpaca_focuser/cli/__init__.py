@@ -18,6 +18,8 @@ COMMANDS = {
     "sim": ("alpaca_focuser.cli.sim", "run a simulated focus motor on a pty or TCP port"),
     "ports": ("alpaca_focuser.cli.ports", "list serial ports and mark the Celestron focuser"),
     "discover": ("alpaca_focuser.cli.discover", "list the Alpaca servers that answer discovery"),
+    "password": ("alpaca_focuser.cli.password", "make the hash line that turns on the optional password for the pages (and the API)"),
+    "init": ("alpaca_focuser.cli.init", "write the commented configuration template where the server finds it"),
 }
 
 

@@ -8,20 +8,24 @@ import logging
 import signal
 import sys
 import threading
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from .. import config_locations
 from ..config import LOG_LEVELS, ConfigError, ConfigFile
-from ..server import AlpacaServer, ServerError
 from ..settings import FocuserSettings, Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONFIG = Path("config.toml")
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help=f"configuration file (default: {DEFAULT_CONFIG} in the current folder if it exists, else one simulated focuser)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"configuration file (default: ${config_locations.ENV_VAR}, else ./config.toml, else {config_locations.user_config_path()}, "
+        f"else {config_locations.system_config_path()}; with none, one simulated focuser)",
+    )
     parser.add_argument("--port", metavar="URL", action="append", help="where the focuser is: /dev/ttyACM0, COM5, socket://HOST:PORT, rfc2217://HOST:PORT, sim:// or auto; repeat for focusers 1, 2, ...")
     parser.add_argument("--http-port", metavar="N", type=_port_number(0), help="TCP port of the Alpaca API and setup pages (default 11111; 0 picks a free one)")
     parser.add_argument("--bind", metavar="ADDR", help="address to listen on: 0.0.0.0 (every IPv4 interface, the default), :: (IPv6 too) or 127.0.0.1 (this computer only)")
@@ -47,19 +51,53 @@ def _log_level(text: str) -> str:
 
 
 def load_settings(args: argparse.Namespace) -> tuple[Settings, ConfigFile | None]:
-    """The configuration file's settings (or the built-in ones), then the command line on top."""
-    config_file = None
-    if args.config is not None:
-        config_file = ConfigFile.load(args.config)
-    elif DEFAULT_CONFIG.is_file():
-        config_file = ConfigFile.load(DEFAULT_CONFIG)
-    settings = config_file.settings if config_file is not None else Settings()
-    if config_file is not None:
-        log.info("Configuration from %s", config_file.path)
+    """The configuration file's settings (or the built-in ones), then the command line on top.
+    The first log line says which file is used, or that there is none and what that means."""
+    located = config_locations.locate(args.config)
+    template = f" ({located.skipped_template} is the project's commented template, left alone; make run uses run/config.toml)" if located.skipped_template else ""
+    if located.path is None:
+        settings = Settings()
+        apply_overrides(settings, args)
+        log.info("%s%s", _no_file_message(settings, located), template)
+        return settings, None
+    with _held_back(logging.getLogger("alpaca_focuser.config")) as held:
+        config_file = ConfigFile.load(located.path)
+    log.info("Configuration from %s (found by %s)%s", located.path, located.source, template)
+    for record in held:
+        logging.getLogger(record.name).handle(record)
+    apply_overrides(config_file.settings, args)
+    return config_file.settings, config_file
+
+
+@contextmanager
+def _held_back(logger: logging.Logger) -> Iterator[list[logging.LogRecord]]:
+    """Keep what loading the file logs (a new UniqueID saved in it) until the line that names the
+    file is out, so that line comes first; a file that fails to load logs nothing but its error."""
+    held: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = held.append  # type: ignore[method-assign]
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield held
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _no_file_message(settings: Settings, located: config_locations.Located) -> str:
+    ports = [focuser.port for focuser in settings.focusers]
+    if all(port.startswith("sim://") for port in ports):
+        what = "one simulated focuser (sim://)" if len(ports) == 1 else f"{len(ports)} simulated focusers (sim://)"
     else:
-        log.info("No configuration file (no --config and no %s here): serving one simulated focuser", DEFAULT_CONFIG)
-    apply_overrides(settings, args)
-    return settings, config_file
+        what = f"{'one focuser' if len(ports) == 1 else f'{len(ports)} focusers'} on {', '.join(ports)}"
+    looked = ", ".join(str(path) for path in located.looked_in)
+    return (
+        f"No configuration file (looked for {looked}): serving {what} with the built-in settings and the command line. "
+        f"A setting a client changes (backlash, reverse, presets) will be saved to a new {config_locations.new_file_path()}. "
+        "Run 'alpaca-focuser init' to write a commented configuration file to edit."
+    )
 
 
 def apply_overrides(settings: Settings, args: argparse.Namespace) -> None:
@@ -84,6 +122,8 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..server import AlpacaServer, ServerError  # here, so the other subcommands start without the server's imports
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings, config_file = load_settings(args)
@@ -91,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"alpaca-focuser: {error}", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(settings.server.log_level)
-    server = AlpacaServer(settings, config_file)
+    server = AlpacaServer(settings, config_file, new_config=None if config_file is not None else config_locations.new_file_path())
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
