@@ -28,6 +28,7 @@ from . import (
     simulator,  # noqa: F401  (importing it registers the port URL sim://)
 )
 from .alpaca.app import create_app
+from .alpaca.guard import SERVER_LIMITS, GuardSettings, RequestGuard
 from .alpaca.management import ServerInfo
 from .alpaca.served import ServedDevice, serve
 from .config import ConfigError, ConfigFile
@@ -74,9 +75,11 @@ class AlpacaServer:
         server = self.settings.server
         self.focusers = [self._make_focuser(index, fs) for index, fs in enumerate(self.settings.focusers)]
         self.served = serve("focuser", list(self.focusers))
-        app = create_app({"focuser": self.served}, self.info)
+        app = create_app({"focuser": self.served}, self.info, RequestGuard(GuardSettings(server.password_hash, server.password_for_api)))
         try:
-            self._http = waitress.create_server(app, host=server.bind, port=server.http_port, threads=server.threads, ident=f"alpaca-focuser/{__version__}")
+            self._http = waitress.create_server(
+                app, host=server.bind, port=server.http_port, threads=server.threads, ident=f"alpaca-focuser/{__version__}", **SERVER_LIMITS
+            )
         except OSError as error:
             raise ServerError(_bind_failure(server.bind, server.http_port, error)) from None
         except ValueError as error:
