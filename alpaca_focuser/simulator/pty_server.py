@@ -9,11 +9,12 @@ import os
 import pty
 import select
 import tty
+from collections.abc import Callable
 from pathlib import Path
 
 from .motor import FocusMotor
 from .responder import AuxResponder
-from .serving import SimulatorServer
+from .serving import Responder, SimulatorServer
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +36,18 @@ class PtySimulator(SimulatorServer):
     """Serves ``motor`` on a fresh pty whose slave is reachable through the symlink ``link_path``.
 
     The simulator keeps its own slave descriptor open, so a client closing the port does not
-    hang the pty up, and the line is raw so no byte is translated.
+    hang the pty up, and the line is raw so no byte is translated. ``responder`` makes what
+    answers behind the pty (the focuser itself unless given: a mount's port, a hand controller).
     """
 
-    def __init__(self, motor: FocusMotor, link_path: str | os.PathLike[str]) -> None:
+    def __init__(self, motor: FocusMotor, link_path: str | os.PathLike[str], responder: Callable[[], Responder] | None = None) -> None:
         super().__init__(motor)
         self.path = Path(link_path)
         self.device: str | None = None
         self._master: int | None = None
         self._slave: int | None = None
-        self._responder: AuxResponder | None = None
+        self._make_responder: Callable[[], Responder] = responder or (lambda: AuxResponder(motor))
+        self._responder: Responder | None = None
         self._next_path: Path | None = None
 
     def _open(self) -> None:
@@ -77,7 +80,7 @@ class PtySimulator(SimulatorServer):
             os.close(slave)
             raise
         self._master, self._slave = master, slave
-        self._responder = AuxResponder(self.motor)
+        self._responder = self._make_responder()
         log.info("simulated focuser on %s (%s)", self.path, self.device)
 
     def _unplug(self) -> None:

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import threading
-from typing import Self
+from typing import Protocol, Self
 
 from .motor import FocusMotor
+
+
+class Responder(Protocol):
+    """The far end of one connection: the focuser's firmware, or a mount's port onto its bus."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    def take(self) -> bytes: ...
+
+    def next_due(self) -> float | None: ...
+
+    def reset(self) -> None: ...
 
 
 class SimulatorServer:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 import select
 import socket
+from collections.abc import Callable
 
 from .motor import FocusMotor
 from .responder import AuxResponder
-from .serving import SimulatorServer
+from .serving import Responder, SimulatorServer
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +19,13 @@ POLL_INTERVAL = 0.05
 
 
 class TcpSimulator(SimulatorServer):
-    def __init__(self, motor: FocusMotor, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, motor: FocusMotor, host: str = "127.0.0.1", port: int = 0, responder: Callable[[], Responder] | None = None) -> None:
         super().__init__(motor)
         self.host = host
         self.port = port
         self._listener: socket.socket | None = None
-        self._clients: dict[socket.socket, AuxResponder] = {}
+        self._make_responder: Callable[[], Responder] = responder or (lambda: AuxResponder(motor))
+        self._clients: dict[socket.socket, Responder] = {}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -90,7 +92,7 @@ class TcpSimulator(SimulatorServer):
             if sock is self._listener:
                 client, peer = self._listener.accept()
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self._clients[client] = AuxResponder(self.motor)
+                self._clients[client] = self._make_responder()
                 log.info("client connected from %s", peer[0])
                 continue
             try:
