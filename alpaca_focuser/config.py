@@ -234,6 +234,7 @@ FOCUSER_RULES: dict[str, Rule] = {
     "step_size_um": _positive_number(10_000, "micrometres per step"),
     "unique_id": _text(allow_empty=True),
     "poll_moving_ms": _integer(5, 5_000),
+    "poll_min_ms": _integer(0, 5_000),
     "poll_idle_ms": _integer(50, 60_000),
     "poll_calibration_ms": _integer(50, 60_000),
     "reply_timeout_s": _number(0.05, 30, "seconds"),

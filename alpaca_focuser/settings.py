@@ -43,6 +43,7 @@ class FocuserSettings:
     unique_id: str = ""
     presets: list[Preset] = field(default_factory=list)
     poll_moving_ms: int = 20
+    poll_min_ms: int = 0  # the shortest gap between polls: raise it on a slow or shared line
     poll_idle_ms: int = 1500
     poll_calibration_ms: int = 500
     reply_timeout_s: float = 1.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,9 +21,11 @@ FAST = dict(stall_s=1.0, grace_s=3.0, reply_timeout_s=0.3, jog_timeout_s=0.5)
 
 
 @contextlib.contextmanager
-def focuser_on_pty(time_scale: float = 50, motor_options: dict | None = None, **settings) -> Iterator[tuple[CelestronFocuser, FocusMotor, str]]:
+def focuser_on_pty(
+    time_scale: float = 50, motor_options: dict | None = None, save: Callable[[FocuserSettings], None] | None = None, **settings
+) -> Iterator[tuple[CelestronFocuser, FocusMotor, str]]:
     with running_pty_simulator(time_scale, **(motor_options or {})) as (motor, path):
-        focuser = CelestronFocuser(FocuserSettings(port=path, **{**FAST, **settings}))
+        focuser = CelestronFocuser(FocuserSettings(port=path, **{**FAST, **settings}), save)
         try:
             focuser.connect()
             yield focuser, motor, path
@@ -270,13 +272,16 @@ def test_a_stalled_motor_ends_the_move_with_the_reason(rig):
     motor.set_fault("stall", on=False)
 
 
-def test_a_hand_controller_move_is_noticed_while_idle(rig):
+def test_a_hand_controller_move_reads_as_moving_until_it_settles(rig):
     focuser, motor, _ = rig
-    target = motor.position + 400
+    target = motor.position + 4000
     motor.external_move(target)
     low = motor.limits[0]
-    wait_for(lambda: focuser.state.position == target - low, 5, "the new position to be seen")
-    assert not focuser.state.moving
+    wait_for(lambda: focuser.state.moving, 5, "the motion nobody asked for to be reported")
+    assert motor.moving
+    wait_for(lambda: not focuser.state.moving, 10, "IsMoving to end once the position settles")
+    assert focuser.state.position == target - low
+    assert not motor.moving
 
 
 def test_cable_pulled_mid_move_and_put_back_completes_the_move():
@@ -342,10 +347,13 @@ def test_jog_stops_at_the_end_of_the_range():
         assert focuser.state.position == focuser.state.max_step
 
 
-def test_presets_are_saved_recalled_and_unmoved_by_reverse(rig):
-    focuser, motor, _ = rig
-    saved = []
-    focuser._save = saved.append
+def test_presets_are_saved_recalled_and_unmoved_by_reverse():
+    saved: list[FocuserSettings] = []
+    with focuser_on_pty(save=saved.append) as (focuser, motor, _):
+        check_presets(focuser, motor, saved)
+
+
+def check_presets(focuser: CelestronFocuser, motor: FocusMotor, saved: list[FocuserSettings]) -> None:
     preset = focuser.save_preset(None, "Visual", 12000)
     assert (preset.slot, preset.name, preset.position) == (1, "Visual", 12000)
     focuser.save_preset(2, None, 3000)
@@ -368,16 +376,14 @@ def test_presets_are_saved_recalled_and_unmoved_by_reverse(rig):
     assert saved[-1].presets == focuser.settings.presets
 
 
-def test_a_setting_that_cannot_be_saved_does_not_change(rig):
-    focuser, _, _ = rig
-
+def test_a_setting_that_cannot_be_saved_does_not_change():
     def refuse(settings: FocuserSettings) -> None:
         raise OSError("read-only file system")
 
-    focuser._save = refuse
-    with pytest.raises(DriverError, match="could not be saved: read-only"):
-        focuser.set_backlash(300, Direction.IN)
-    assert focuser.backlash == (0, Direction.NONE)
+    with focuser_on_pty(save=refuse) as (focuser, _, _):
+        with pytest.raises(DriverError, match="could not be saved: read-only"):
+            focuser.set_backlash(300, Direction.IN)
+        assert focuser.backlash == (0, Direction.NONE)
 
 
 def test_two_focusers_side_by_side():

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Generic, TypeVar
 
+from ..limits import POSITION_MAX
+
 T = TypeVar("T")
 
-POSITION_MAX = 0xFFFFFF  # positions are 24-bit on the wire
 RATE_MAX = 9
 
 

@@ -42,6 +42,9 @@ class FocuserState:
     port: str
     last_error: str
     measured_at: float  # time.time() of the reading the position comes from
+    activity: str = "off"  # in words: off, connecting, idle, moving, jogging, calibrating, stopping, link lost
+    stop_pending: bool = False  # a stop was asked for and the motor has not been seen standing yet
+    reconnects: int = 0  # times the line was lost and found again
 
 
 class Focuser(Protocol):

@@ -1,13 +1,55 @@
-"""What the focuser's worker is busy with: a move, a calibration or a jog.
+"""What the focuser's worker can be busy with: a move, a jog or a calibration.
 
-A job is created by an API call and handed to the worker, which alone advances it. Jobs hold only
-plain data; the worker in focuser.py does the I/O.
+Each job owns its behaviour: how it starts, what one poll does, how it is stopped and what it does
+when the line comes back after a drop-out. The state machine (machine.py) runs any job the same
+way, through the ``Drive`` it is given, so a new kind of job needs no change there.
 """
 
 from __future__ import annotations
 
-import time
+import logging
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from ..celestron import commands
+from ..celestron.commands import Request
+from ..settings import FocuserSettings
+from .clock import Clock
+from .positions import PositionMap
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_CORRECTIONS = 3
+NEAR_ARRIVAL_S = 0.05  # from this close to the predicted arrival, slew-done is polled back to back
+MAX_CRUISE_POLL_S = 0.5  # while cruising, Position is still refreshed at least this often
+
+
+class Drive(Protocol):
+    """What a job may use: the link, the time, the settings and the latest position."""
+
+    clock: Clock
+    raw: int
+
+    @property
+    def settings(self) -> FocuserSettings: ...
+
+    @property
+    def positions(self) -> PositionMap: ...
+
+    def send(self, request: Request[T]) -> T: ...
+
+    def read_position(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How a job ended; ``failed`` ends with ``message`` as the focuser's last error."""
+
+    message: str = ""
+    failed: bool = False
 
 
 @dataclass(eq=False)
@@ -15,54 +57,242 @@ class Progress:
     """Watches a reading for change, to tell a stalled motor from a working one."""
 
     value: object = None
-    changed_at: float = field(default_factory=time.monotonic)
+    changed_at: float = 0.0
 
     def update(self, value: object, now: float) -> None:
         if value != self.value:
             self.value = value
             self.changed_at = now
 
+    def restart(self, value: object, now: float) -> None:
+        self.value = value
+        self.changed_at = now
+
     def idle_for(self, now: float) -> float:
         return now - self.changed_at
 
 
+class Job(ABC):
+    kind: str  # what IsMoving is true for, in words: "moving", "jogging", "calibrating"
+    target: int | None  # the Alpaca position a move ends at
+
+    @abstractmethod
+    def begin(self, drive: Drive) -> None:
+        """Send what starts the job."""
+
+    @abstractmethod
+    def advance(self, drive: Drive) -> Finished | None:
+        """One poll: read the focuser, send what comes next; ``Finished`` once it is over."""
+
+    @abstractmethod
+    def interval(self, drive: Drive) -> float:
+        """Seconds until the next poll."""
+
+    def stop(self, drive: Drive) -> None:
+        """Send what stops the motor for this job."""
+        drive.send(commands.stop())
+
+    def resume(self, drive: Drive) -> Finished | None:
+        """The line is back after a drop-out and the focuser is the same one: carry on."""
+        self.begin(drive)
+        return None
+
+
 @dataclass(eq=False)
-class MoveJob:
-    """An absolute move, possibly in two legs (backlash overshoot, then the final approach)."""
+class MoveJob(Job):
+    """An absolute move, possibly in two legs (backlash overshoot, then the final approach).
+
+    Polling follows the predicted arrival: while the motor cruises only Position is read, rarely;
+    near the arrival slew-done is read back to back, so the end is seen within a round trip.
+    """
 
     target: int  # Alpaca position where the move must end
     legs: list[int]  # raw device targets, visited in turn; the last one is the target
+    kind: str = "moving"
     leg: int = 0
     corrections: int = 0
     settle_until: float | None = None
+    speed: float = 0.0  # counts per second, learned from the position samples
+    sample: tuple[float, int] | None = None
+    near: bool = True  # slew-done is polled: no speed known yet, close to arrival, or no progress
     progress: Progress = field(default_factory=Progress)
 
     @property
     def raw_target(self) -> int:
         return self.legs[-1]
 
-    @property
-    def on_final_leg(self) -> bool:
-        return self.leg == len(self.legs) - 1
+    def begin(self, drive: Drive) -> None:
+        now = drive.clock.monotonic()
+        self.progress.restart(drive.raw, now)
+        self.sample = (now, drive.raw)
+        self.near = True
+        log.debug("Moving to %d (device counts %s, leg %d)", self.target, self.legs, self.leg + 1)
+        if self.corrections:
+            drive.send(commands.goto_slow(self.raw_target))
+        else:
+            drive.send(commands.goto_fast(self.legs[self.leg]))
+
+    def advance(self, drive: Drive) -> Finished | None:
+        now = drive.clock.monotonic()
+        if self.settle_until is not None:
+            return Finished() if now >= self.settle_until else None
+        # Slew-done before position: a position read after "done" is the final one.
+        done = drive.send(commands.slew_done()) if self.near else False
+        raw = drive.read_position()
+        self._learn(now, raw)
+        if not done:
+            self.progress.update(raw, now)
+            if self.progress.idle_for(now) > drive.settings.stall_s:
+                drive.send(commands.stop())
+                return Finished(
+                    f"The motor stalled at position {drive.positions.to_alpaca(raw)}: it did not move for "
+                    f"{drive.settings.stall_s:g} s while a move to {self.target} was under way. The move was stopped; "
+                    "check the focuser for mechanical binding.",
+                    failed=True,
+                )
+            return None
+        if self.leg < len(self.legs) - 1:
+            self.leg += 1
+            self.begin(drive)
+            return None
+        if raw == self.raw_target:
+            if drive.settings.settle_ms > 0:
+                self.settle_until = now + drive.settings.settle_ms / 1000
+                return None
+            return Finished()
+        if self.corrections < MAX_CORRECTIONS:
+            self.corrections += 1
+            log.debug("Stopped %d counts from the target; correcting slowly (try %d)", raw - self.raw_target, self.corrections)
+            self.begin(drive)
+            return None
+        return Finished(
+            f"The focuser stopped at {drive.positions.to_alpaca(raw)}, {abs(raw - self.raw_target)} steps "
+            f"from the target {self.target}, after {MAX_CORRECTIONS} slow corrections.",
+            failed=True,
+        )
+
+    def _learn(self, now: float, raw: int) -> None:
+        """Update the speed estimate and decide whether the next poll must read slew-done."""
+        previous = self.sample
+        self.sample = (now, raw)
+        if previous is None or now <= previous[0]:
+            return
+        moved = abs(raw - previous[1])
+        if moved == 0:
+            self.near = True  # stopped, slowing or stalled: only slew-done can tell
+            return
+        measured = moved / (now - previous[0])
+        self.speed = measured if self.speed == 0 else (self.speed + measured) / 2
+        self.near = self._eta(raw) <= NEAR_ARRIVAL_S
+
+    def _eta(self, raw: int) -> float:
+        remaining = abs(self.legs[self.leg] - raw)
+        return remaining / self.speed if self.speed > 0 else 0.0
+
+    def interval(self, drive: Drive) -> float:
+        floor = drive.settings.poll_min_ms / 1000
+        if self.settle_until is not None:
+            return max(floor, self.settle_until - drive.clock.monotonic())
+        if self.speed == 0:
+            return max(floor, drive.settings.poll_moving_ms / 1000)
+        if self.near:
+            return floor
+        return max(floor, min(MAX_CRUISE_POLL_S, self._eta(drive.raw) - NEAR_ARRIVAL_S / 2))
 
 
 @dataclass(eq=False)
-class CalibrationJob:
-    started_at: float = field(default_factory=time.monotonic)
-    started: bool = False  # the start command reached the focuser
-    state: int = 0
-    progress: Progress = field(default_factory=Progress)
-
-    def elapsed(self, now: float | None = None) -> float:
-        return (time.monotonic() if now is None else now) - self.started_at
-
-
-@dataclass(eq=False)
-class JogJob:
+class JogJob(Job):
     """A manual-rate run that stops by itself unless renewed (a dead-man guard)."""
 
     rate: int  # signed -9..9 in Alpaca terms: positive runs outward (Position grows)
-    renewed_at: float = field(default_factory=time.monotonic)
+    renewed_at: float
+    kind: str = "jogging"
+    target: int | None = None
+
+    def renew(self, now: float) -> None:
+        self.renewed_at = now
+
+    def begin(self, drive: Drive) -> None:
+        raise_counts = (self.rate > 0) != drive.positions.reverse
+        speed = abs(self.rate)
+        drive.send(commands.move_positive(speed) if raise_counts else commands.move_negative(speed))
+
+    def advance(self, drive: Drive) -> Finished | None:
+        now = drive.clock.monotonic()
+        position = drive.positions.to_alpaca(drive.read_position())
+        if now - self.renewed_at > drive.settings.jog_timeout_s:
+            drive.send(commands.stop())
+            log.info("Jog stopped: it was not renewed within %g s", drive.settings.jog_timeout_s)
+            return Finished()
+        if self.rate > 0 and position >= drive.positions.max_step or self.rate < 0 and position <= 0:
+            drive.send(commands.stop())
+            log.info("Jog stopped at the end of the range (position %d)", position)
+            return Finished()
+        return None
+
+    def interval(self, drive: Drive) -> float:
+        return max(drive.settings.poll_min_ms, drive.settings.poll_moving_ms) / 1000
+
+    def resume(self, drive: Drive) -> Finished | None:
+        """A jog is never resumed: nobody may be holding the button any more."""
+        drive.send(commands.stop())
+        return Finished("The jog was stopped: the line to the focuser dropped while it ran.", failed=True)
 
 
-Job = MoveJob | CalibrationJob | JogJob
+@dataclass(eq=False)
+class CalibrationJob(Job):
+    """The focuser's own calibration run, watched for progress and a time limit."""
+
+    started_at: float
+    started: bool = False  # the start command reached the focuser
+    state: int = 0
+    kind: str = "calibrating"
+    target: int | None = None
+    progress: Progress = field(default_factory=Progress)
+
+    def elapsed(self, now: float) -> float:
+        return now - self.started_at
+
+    def begin(self, drive: Drive) -> None:
+        self.progress.restart(None, drive.clock.monotonic())
+        if not self.started:
+            drive.send(commands.calibration_start())
+            self.started = True
+            log.info("Calibration started: the focuser runs to both hard stops, which takes a few minutes")
+
+    def resume(self, drive: Drive) -> Finished | None:
+        self.progress.restart(None, drive.clock.monotonic())
+        return None  # the focuser calibrates on its own; the next poll reads where it is
+
+    def advance(self, drive: Drive) -> Finished | None:
+        now = drive.clock.monotonic()
+        report = drive.send(commands.calibration_status())
+        raw = drive.read_position()
+        self.state = report.state
+        self.progress.update((raw, report.state), now)
+        settings = drive.settings
+        if report.running:
+            reason = None
+            if self.elapsed(now) > settings.calibration_timeout_s:
+                reason = f"it did not finish within {settings.calibration_timeout_s:g} s"
+            elif self.progress.idle_for(now) > settings.stall_s:
+                reason = f"it made no progress for {settings.stall_s:g} s (stuck at state {report.state})"
+            if reason is None:
+                return None
+            self.stop(drive)
+            log.warning("Calibration aborted: %s", reason)
+            return Finished(
+                f"Calibration failed: {reason}, so it was aborted. Check that the focuser is fitted firmly, its "
+                "screws tight, and that it turns freely over its whole travel; then calibrate again.",
+                failed=True,
+            )
+        if report.done:
+            return Finished("Calibration complete.")
+        return Finished("Calibration ended without completing (aborted on the focuser); the focuser is not calibrated.", failed=True)
+
+    def stop(self, drive: Drive) -> None:
+        drive.send(commands.calibration_abort())
+        drive.send(commands.stop())
+
+    def interval(self, drive: Drive) -> float:
+        return drive.settings.poll_calibration_ms / 1000

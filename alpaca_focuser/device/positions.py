@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..celestron.commands import POSITION_MAX
+from ..limits import POSITION_MAX
 from ..settings import Direction
 
 

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..limits import POSITION_MAX
+
 log = logging.getLogger(__name__)
 
 GOTO_FAST_SPEED = 300.0  # counts per second, "empirically ~300 steps/sec"
@@ -35,7 +37,6 @@ EXTERNAL_RATE = 9  # a hand controller moves the focuser at its fastest button r
 DEFAULT_LOW_STOP = 1000
 DEFAULT_HIGH_STOP = 37500
 DEFAULT_POSITION = 20000
-POSITION_MAX = 0xFFFFFF
 CALIBRATION_STATES = 12  # the running state byte counts 1..12 over the calibration run
 
 FAULTS = ("echo", "silent", "late", "corrupt", "stall", "stuck_calibration", "unplug")
