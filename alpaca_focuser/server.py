@@ -35,6 +35,8 @@ from .config import ConfigError, ConfigFile
 from .device import CelestronFocuser
 from .discovery import DiscoveryResponder, DiscoveryUnavailable
 from .settings import FocuserSettings, Settings
+from .temperature.assembly import create_service
+from .temperature.service import TemperatureService
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class AlpacaServer:
         self.new_config = new_config  # where to create a file when a client changes a setting and there is none
         self._new_config_lock = threading.Lock()
         self.focusers: list[CelestronFocuser] = []
+        self.temperatures: list[TemperatureService | None] = []
         self.served: list[ServedDevice] = []
         self.info = ServerInfo(settings.server.name, settings.server.location, bind=settings.server.bind)
         self._http: Any = None
@@ -74,7 +77,8 @@ class AlpacaServer:
     def start(self) -> None:
         server = self.settings.server
         self.focusers = [self._make_focuser(index, fs) for index, fs in enumerate(self.settings.focusers)]
-        self.served = serve("focuser", list(self.focusers))
+        self.temperatures = [self._make_temperature(index, focuser) for index, focuser in enumerate(self.focusers)]
+        self.served = serve("focuser", list(self.focusers), self.temperatures)
         app = create_app({"focuser": self.served}, self.info, RequestGuard(GuardSettings(server.password_hash, server.password_for_api)))
         try:
             self._http = waitress.create_server(
@@ -88,6 +92,9 @@ class AlpacaServer:
         self.info.addresses = lambda: [f"http://{_url_host(address)}:{self.http_port}/" for address in listening_addresses(server.bind)]
         for focuser in self.focusers:
             focuser.start()
+        for temperature in self.temperatures:
+            if temperature is not None:
+                temperature.start()
         self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
         self._http_thread.start()
         log.info("Alpaca API on %s (%d focuser%s), setup page %s/setup", self.url, len(self.focusers), "" if len(self.focusers) == 1 else "s", self.url)
@@ -109,6 +116,9 @@ class AlpacaServer:
             if self._http_thread is not None:
                 self._http_thread.join(STOP_WAIT_S)
             self._http = self._http_thread = None
+        for temperature in self.temperatures:
+            if temperature is not None:
+                temperature.close()
         for focuser in self.focusers:
             focuser.close()
         log.info("Server stopped")
@@ -132,6 +142,22 @@ class AlpacaServer:
             where = config_file.path if config_file is not None else "a configuration file"
             raise ConfigError(f"focuser {index + 1} was added with --port and has no [[focuser]] table in {where}; add one there to keep its settings")
         config_file.save_focuser(index, focuser)
+
+    def _make_temperature(self, index: int, focuser: CelestronFocuser) -> TemperatureService | None:
+        """The focuser's temperature source and compensation, when it has a ``temperature`` setting;
+        its focus log sits beside the configuration file and a learnt coefficient is saved in it."""
+        settings = self.settings.focusers[index]
+        folder = self.config_file.path.parent if self.config_file is not None else None
+        saves = self.config_file is not None or self.new_config is not None
+        save = (lambda steps_per_c: self._save_coefficient(index, steps_per_c)) if saves else None
+        return create_service(focuser, settings, log_folder=folder, save_coefficient=save)
+
+    def _save_coefficient(self, index: int, steps_per_c: float) -> None:
+        config_file = self.config_file
+        if config_file is None or index >= len(config_file.settings.focusers):
+            where = config_file.path if config_file is not None else "a configuration file"
+            raise ConfigError(f"focuser {index + 1} has no [[focuser]] table in {where} to keep tempcomp_steps_per_c in; add one")
+        config_file.save_tempcomp_coefficient(index, steps_per_c)
 
     def _run_in_http_loop(self, action: Any) -> None:
         """Run ``action`` in waitress's own loop thread, which alone may close its sockets."""

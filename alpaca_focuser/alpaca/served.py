@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..device import Focuser
 from ..errors import NotConnected
 from .connection import ConnectionControl
+
+if TYPE_CHECKING:
+    from ..temperature.service import TemperatureService
 
 
 @dataclass(frozen=True)
@@ -15,6 +20,7 @@ class ServedDevice:
     number: int
     device: Focuser
     connection: ConnectionControl
+    temperature: TemperatureService | None = None  # the temperature source and compensation, if configured
 
     @property
     def label(self) -> str:
@@ -35,9 +41,12 @@ class ServedDevice:
         )
 
 
-def serve(device_type: str, devices: list[Focuser]) -> list[ServedDevice]:
-    """Number the devices of one type from 0, in the order given."""
+def serve(device_type: str, devices: list[Focuser], temperatures: Sequence[TemperatureService | None] = ()) -> list[ServedDevice]:
+    """Number the devices of one type from 0, in the order given, each with its temperature service."""
     return [
-        ServedDevice(device_type, number, device, ConnectionControl(device, f"{device_type} {number}"))
+        ServedDevice(
+            device_type, number, device, ConnectionControl(device, f"{device_type} {number}"),
+            temperatures[number] if number < len(temperatures) else None,
+        )  # fmt: skip
         for number, device in enumerate(devices)
     ]

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 TEMPERATURE_UNAVAILABLE = 0x11  # driver error 0x511
 COEFFICIENT_LIMIT = 100_000.0  # steps per °C; the same bound as the configuration rule
-OBSERVE_S = 0.2
+OBSERVE_S = 0.1
 
 
 @dataclass(frozen=True)

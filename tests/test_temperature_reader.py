@@ -1,0 +1,141 @@
+"""The background reader: temperatures scripted over time on a test clock (averaging, staleness, a
+source that fails and one that comes back), and once on a real file with the reader's thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import wait_for
+from temperature_support import write_temperature
+
+from alpaca_focuser.temperature.reader import TemperatureReader
+from alpaca_focuser.temperature.sources import FileSource, Reading, SourceError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ScriptedSource:
+    """Answers what the test put in ``next``: a temperature measured now, a Reading, or an error."""
+
+    description = "scripted"
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.next: float | Reading | SourceError = 0.0
+
+    def read(self) -> Reading:
+        if isinstance(self.next, SourceError):
+            raise self.next
+        if isinstance(self.next, Reading):
+            return self.next
+        return Reading(self.next, self.clock())
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def source(clock: Clock) -> ScriptedSource:
+    return ScriptedSource(clock)
+
+
+def feed(reader: TemperatureReader, source: ScriptedSource, clock: Clock, values: list[float], every_s: float) -> None:
+    for value in values:
+        source.next = value
+        reader.poll_once()
+        clock.now += every_s
+
+
+def test_readings_are_averaged_over_the_window(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=10, stale_s=60, clock=clock)
+    feed(reader, source, clock, [10.0, 10.4, 9.6, 10.2, 9.8], every_s=1)
+    health = reader.health()
+    assert health.ok and health.samples == 5
+    assert health.celsius == pytest.approx(10.0)
+    assert health.last_celsius == 9.8
+
+
+def test_old_readings_leave_the_average(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=2.5, stale_s=60, clock=clock)
+    feed(reader, source, clock, [0.0, 0.0, 0.0, 20.0, 20.0, 20.0], every_s=1)
+    clock.now -= 1  # read at the time of the last reading
+    assert reader.health().celsius == pytest.approx(20.0)
+
+
+def test_a_source_that_answers_nothing_new_goes_stale_and_says_since_when(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=0, stale_s=30, clock=clock)
+    source.next = Reading(8.0, clock.now)  # a file nobody rewrites any more
+    reader.poll_once()
+    clock.now += 29
+    reader.poll_once()
+    assert reader.health().celsius == 8.0
+    clock.now += 2
+    reader.poll_once()
+    health = reader.health()
+    assert health.status == "stale" and health.celsius is None
+    assert health.since == 1_000_000.0
+    assert "no new reading from scripted since" in health.message and "31 s ago" in health.message
+
+
+def test_a_failing_source_keeps_the_last_temperature_until_the_staleness_limit(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=0, stale_s=30, clock=clock)
+    feed(reader, source, clock, [11.0], every_s=10)
+    source.next = SourceError("cannot reach the weather device")
+    reader.poll_once()
+    health = reader.health()
+    assert health.ok and health.celsius == 11.0  # one blip does not break a client's autofocus trigger
+    assert health.last_error == "cannot reach the weather device"
+    clock.now += 25
+    reader.poll_once()
+    health = reader.health()
+    assert health.status == "failed" and health.celsius is None
+    assert health.message.startswith("cannot reach the weather device (no temperature since")
+    assert health.failures == 2
+
+
+def test_a_source_that_comes_back_is_used_again(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=5, stale_s=10, clock=clock)
+    feed(reader, source, clock, [5.0], every_s=1)
+    source.next = SourceError("sensor unplugged")
+    for _ in range(15):
+        reader.poll_once()
+        clock.now += 1
+    assert reader.health().status == "failed"
+    feed(reader, source, clock, [6.0], every_s=0)
+    health = reader.health()
+    assert health.ok and health.celsius == 6.0 and health.last_error == ""
+
+
+def test_a_source_failing_from_the_start_says_why_at_once(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=5, stale_s=60, clock=clock)
+    assert reader.health().status == "starting"
+    source.next = SourceError("no 1-wire temperature sensor")
+    reader.poll_once()
+    assert reader.health().status == "failed"
+    assert "no 1-wire temperature sensor" in reader.health().message
+
+
+def test_the_reader_thread_follows_a_file_and_notices_when_it_is_no_longer_written(tmp_path: Path) -> None:
+    path = tmp_path / "temperature"
+    write_temperature(path, 12.5)
+    reader = TemperatureReader(FileSource("file:" + str(path), path), average_s=0, stale_s=5, poll_s=0.02)
+    reader.start()
+    try:
+        wait_for(lambda: reader.health().celsius == 12.5, what="the first reading")
+        write_temperature(path, 13.0)
+        wait_for(lambda: reader.health().celsius == 13.0, what="the new reading")
+        write_temperature(path, 14.0, age_s=60)  # the script died a minute ago, after writing this
+        health = wait_for(lambda: (h := reader.health()).status == "stale" and h, what="staleness")
+        assert "temperature_stale_s" in health.message
+    finally:
+        reader.close()
