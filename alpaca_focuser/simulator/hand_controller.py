@@ -23,7 +23,7 @@ from .mount_bus import HAND_CONTROLLER, MountBus
 
 log = logging.getLogger(__name__)
 
-VERSION = bytes([5, 35])  # NexStar+ 5.35
+VERSION = bytes([5, 31])  # NexStar+ 5.31 (a minor of 35 would be "#", the end marker)
 VARIANT = 0x11  # NexStar
 MODEL = 22  # Evolution
 PASS_THROUGH_TIMEOUT_S = 1.0
