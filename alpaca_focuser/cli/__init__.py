@@ -20,6 +20,8 @@ COMMANDS = {
     "discover": ("alpaca_focuser.cli.discover", "list the Alpaca servers that answer discovery"),
     "password": ("alpaca_focuser.cli.password", "make the hash line that turns on the optional password for the pages (and the API)"),
     "init": ("alpaca_focuser.cli.init", "write the commented configuration template where the server finds it"),
+    "service": ("alpaca_focuser.cli.service", "start the server at boot (systemd), or stop doing so"),
+    "udev": ("alpaca_focuser.cli.udev", "give the focuser the stable port name /dev/celestron_focuser"),
 }
 
 

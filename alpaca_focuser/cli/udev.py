@@ -1,0 +1,60 @@
+"""``alpaca-focuser udev install|uninstall``: a udev rule that gives the focuser's own USB port a
+name that never changes. USB re-enumeration hands the focuser a new /dev/ttyACM number now and
+then; the rule adds /dev/celestron_focuser, pointing at whichever number it got, usable by the
+dialout group."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import config_locations
+from ..celestron.port_finder import CELESTRON_USB_ID
+from .system_files import Plan, Wanted, apply
+
+RULE_PATH = Path("/etc/udev/rules.d/99-celestron-focuser.rules")
+STABLE_NAME = "celestron_focuser"
+STABLE_PORT = f"/dev/{STABLE_NAME}"
+
+
+def rule_text() -> str:
+    vendor, product = (part.lower() for part in CELESTRON_USB_ID.split(":"))
+    return (
+        "# Written by 'alpaca-focuser udev install'; 'alpaca-focuser udev uninstall' removes it.\n"
+        f"# The Celestron Focus Motor's own USB port (USB id {CELESTRON_USB_ID.upper()}) also appears as {STABLE_PORT},\n"
+        "# whatever /dev/ttyACM number it gets, and members of the dialout group may use it.\n"
+        f'SUBSYSTEM=="tty", ATTRS{{idVendor}}=="{vendor}", ATTRS{{idProduct}}=="{product}", '
+        f'SYMLINK+="{STABLE_NAME}", GROUP="dialout", MODE="0660"\n'
+    )
+
+
+def plan(install: bool) -> Plan:
+    reload = [["udevadm", "control", "--reload-rules"], ["udevadm", "trigger", "--subsystem-match=tty", "--action=add"]]
+    if install:
+        return Plan(write=[Wanted(RULE_PATH, rule_text())], after=reload)
+    return Plan(remove=[RULE_PATH], after=reload)
+
+
+def add_root_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", metavar="DIR", type=Path, default=Path("/"), help="write under DIR instead of / (for packagers and tests); no command is run then")
+    parser.add_argument("--dry-run", action="store_true", help="print the files and commands instead of writing and running them")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["install", "uninstall"], help=f"install or remove the rule {RULE_PATH}")
+    add_root_options(parser)
+
+
+def port_advice() -> str:
+    located = config_locations.locate(None).path
+    where = f"in {located}" if located is not None else "in your configuration file ('alpaca-focuser init' makes one)"
+    return f'Use port = "{STABLE_PORT}" in the [[focuser]] table {where}; it appears when the focuser is plugged in.'
+
+
+def run(args: argparse.Namespace) -> int:
+    ok = apply(plan(args.action == "install"), args.root.resolve(), args.dry_run, print)
+    if args.action == "install" and not args.dry_run:
+        print(port_advice())
+    if not ok:
+        print("Some commands failed (see above): run this as root, for example with sudo.")
+    return 0 if ok else 1

@@ -1,0 +1,115 @@
+"""`alpaca-focuser service` and `udev` into a temporary root: the files land where a system looks
+for them, with what makes the server start at boot and the port keep its name; installing twice
+changes nothing; uninstall removes them; systemd itself accepts the unit."""
+
+from __future__ import annotations
+
+import getpass
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import require_tool
+
+from alpaca_focuser.cli import main
+from alpaca_focuser.config import ConfigFile
+
+UNIT = Path("etc/systemd/system/alpaca-focuser.service")
+RULE = Path("etc/udev/rules.d/99-celestron-focuser.rules")
+SYSTEM_CONFIG = Path("etc/alpaca-focuser/config.toml")
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file under ``root``: its text and inode (a rewrite with the same text changes the inode)."""
+    return {str(path.relative_to(root)): (path.read_text(), path.stat().st_ino) for path in root.rglob("*") if path.is_file()}
+
+
+def test_a_system_service_with_its_udev_rule_and_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    account = getpass.getuser()
+    code, out = cli(capsys, "service", "install", "--root", str(tmp_path), "--as", account)
+    assert code == 0, out
+    unit = (tmp_path / UNIT).read_text()
+    for line in (
+        "After=network-online.target",
+        "Wants=network-online.target",
+        f"User={account}",
+        "SupplementaryGroups=dialout",
+        "Restart=on-failure",
+        "WantedBy=multi-user.target",
+    ):
+        assert line in unit.splitlines(), f"{line!r} missing from the unit:\n{unit}"
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    assert exec_start.endswith("serve --config /etc/alpaca-focuser/config.toml") and exec_start.startswith("ExecStart=/")
+    rule = (tmp_path / RULE).read_text()
+    assert 'ATTRS{idVendor}=="15a2", ATTRS{idProduct}=="a50f"' in rule and 'SYMLINK+="celestron_focuser"' in rule and 'GROUP="dialout"' in rule
+    config = ConfigFile.load(tmp_path / SYSTEM_CONFIG)
+    assert config.settings.focusers[0].port == "/dev/celestron_focuser"
+    assert "journalctl -u alpaca-focuser.service" in out and "alpaca-focuser service uninstall" in out
+    assert "Not run, since the files went to" in out and "systemctl enable --now alpaca-focuser.service" in out
+
+    before = snapshot(tmp_path)
+    code, again = cli(capsys, "service", "install", "--root", str(tmp_path), "--as", account)
+    assert code == 0
+    assert snapshot(tmp_path) == before, "installing twice changed a file"
+    assert "already as it should be" in again and "daemon-reload" not in again
+
+    code, out = cli(capsys, "service", "uninstall", "--root", str(tmp_path), "--as", account)
+    assert code == 0, out
+    assert not (tmp_path / UNIT).exists() and not (tmp_path / RULE).exists()
+    assert (tmp_path / SYSTEM_CONFIG).exists() and "is kept" in out
+    code, out = cli(capsys, "service", "uninstall", "--root", str(tmp_path), "--as", account)
+    assert code == 0 and "was not there" in out
+
+
+def test_systemd_accepts_the_unit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    analyze = require_tool("systemd-analyze", "systemd")
+    assert cli(capsys, "service", "install", "--root", str(tmp_path), "--as", getpass.getuser())[0] == 0
+    result = subprocess.run([analyze, "verify", str(tmp_path / UNIT)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "alpaca-focuser.service" not in result.stderr, result.stderr
+
+
+def test_a_user_service_needs_no_root_and_reads_the_users_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    config_home = tmp_path / "home" / ".config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
+    root = tmp_path / "root"
+    code, out = cli(capsys, "service", "install", "--user", "--root", str(root))
+    assert code == 0, out
+    unit_path = root / config_home.relative_to("/") / "systemd" / "user" / "alpaca-focuser.service"
+    unit = unit_path.read_text()
+    assert "WantedBy=default.target" in unit and "User=" not in unit and "Restart=on-failure" in unit
+    assert f"--config {config_home}/alpaca-focuser/config.toml" in unit
+    assert "systemctl --user enable --now alpaca-focuser.service" in out and "loginctl enable-linger" in out
+    assert not (root / RULE).exists(), "a user service cannot install a udev rule"
+
+
+def test_dry_run_prints_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = cli(capsys, "service", "install", "--dry-run", "--root", str(tmp_path), "--as", getpass.getuser())
+    assert code == 0
+    assert "--- /etc/systemd/system/alpaca-focuser.service" in out and "Restart=on-failure" in out
+    assert "Would run: systemctl enable --now alpaca-focuser.service" in out
+    assert "Would write the configuration template to /etc/alpaca-focuser/config.toml" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_account_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = cli(capsys, "service", "install", "--root", str(tmp_path), "--as", "no-such-user-here")
+    assert code == 2 and "--as NAME" in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_udev_rule_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = cli(capsys, "udev", "install", "--root", str(tmp_path))
+    assert code == 0, out
+    assert (tmp_path / RULE).is_file() and 'port = "/dev/celestron_focuser"' in out
+    before = snapshot(tmp_path)
+    assert cli(capsys, "udev", "install", "--root", str(tmp_path))[0] == 0
+    assert snapshot(tmp_path) == before
+    code, out = cli(capsys, "udev", "uninstall", "--root", str(tmp_path))
+    assert code == 0 and not (tmp_path / RULE).exists() and "Removed /etc/udev/rules.d/99-celestron-focuser.rules" in out
