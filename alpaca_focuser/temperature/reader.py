@@ -147,31 +147,29 @@ class TemperatureReader:
             samples = list(self._samples)
             error, failing_since, reads, failures = self._error, self._failing_since, self._reads, self._failures
         newest = samples[-1] if samples else None
-        common = {
-            "source": self.source.description,
-            "last_celsius": newest.celsius if newest else None,
-            "last_reading_at": newest.measured_at if newest else None,
-            "last_error": error,
-            "reads": reads,
-            "failures": failures,
-        }
+
+        def make(status: str, message: str, since: float | None, celsius: float | None = None, samples: int = 0) -> TemperatureHealth:
+            return TemperatureHealth(
+                source=self.source.description, status=status, message=message, since=since, celsius=celsius,
+                last_celsius=newest.celsius if newest else None, last_reading_at=newest.measured_at if newest else None,
+                last_error=error, samples=samples, reads=reads, failures=failures,
+            )  # fmt: skip
+
         if newest is not None and now - newest.measured_at <= self.stale_s:
             window = [s.celsius for s in samples if s.measured_at >= now - self.average_s] or [newest.celsius]
             average = sum(window) / len(window)
-            return TemperatureHealth(status="ok", message=f"{average:.2f} °C", since=None, celsius=average, samples=len(window), **common)
+            return make("ok", f"{average:.2f} °C", None, average, len(window))
         if error:
             since = newest.measured_at if newest is not None else (failing_since or now)
-            message = f"{error} (no temperature since {clock_text(since)})"
-            return TemperatureHealth(status="failed", message=message, since=since, celsius=None, samples=0, **common)
+            return make("failed", f"{error} (no temperature since {clock_text(since)})", since)
         if newest is None:
-            message = f"no reading from {self.source.description} yet (started {clock_text(self._started_at)})"
             status = "starting" if now - self._started_at <= self.stale_s else "stale"
-            return TemperatureHealth(status=status, message=message, since=self._started_at, celsius=None, samples=0, **common)
+            return make(status, f"no reading from {self.source.description} yet (started {clock_text(self._started_at)})", self._started_at)
         message = (
             f"no new reading from {self.source.description} since {clock_text(newest.measured_at)} "
             f"({now - newest.measured_at:.0f} s ago, more than the {self.stale_s:g} s of temperature_stale_s)"
         )
-        return TemperatureHealth(status="stale", message=message, since=newest.measured_at, celsius=None, samples=0, **common)
+        return make("stale", message, newest.measured_at)
 
     def _log_change(self) -> None:
         health = self.health()
