@@ -13,6 +13,7 @@ from typing import Any
 
 import falcon
 
+from .control import add_control_routes
 from .envelope import TransactionCounter, send_text
 from .guard import RequestGuard
 from .management import ServerInfo, add_management_routes
@@ -32,6 +33,7 @@ def create_app(devices: dict[str, list[ServedDevice]], info: ServerInfo, guard: 
     add_management_routes(app, info, devices, transactions)
     app.add_route("/setup", ServerSetupPage(info, devices))
     app.add_route("/setup/v1/{device_type}/{device_number}/setup", DeviceSetupPage(devices))
+    add_control_routes(app, devices)
     app.add_sink(api_sink, UNROUTED_API)
     app.set_error_serializer(plain_text_error)
     app.add_error_handler(Exception, internal_error)

@@ -16,28 +16,23 @@ from ..device import FocuserState
 from .management import ServerInfo
 from .protocol import BadRequest, parse_device_number
 from .served import ServedDevice
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; max-width: 50em; color: #222; }
-table { border-collapse: collapse; margin-bottom: 1.5em; }
-th, td { text-align: left; padding: 0.3em 1em 0.3em 0; vertical-align: top; }
-th { font-weight: 600; white-space: nowrap; }
-.bad { color: #b00020; }
-.good { color: #1b5e20; }
-"""
+from .setup_form import settings_form
 
 
-def page(title: str, body: str) -> str:
+def page(title: str, body: str, scripts: tuple[str, ...] = ()) -> str:
+    """A page in the control page's look (web/style.css), sized for a phone as well as a desktop."""
+    tags = "".join(f'<script src="/web/{name}"></script>' for name in scripts)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
-        f"<body><h1>{escape(title)}</h1>{body}</body></html>\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{escape(title)}</title><link rel=\"stylesheet\" href=\"/web/style.css\"></head>"
+        f"<body><header class=\"bar\"><h1>{escape(title)}</h1></header><main class=\"page\">{body}</main>{tags}</body></html>\n"
     )
 
 
 def rows(items: list[tuple[str, str]]) -> str:
     """A two-column table; the values are HTML already, the labels are escaped here."""
-    return "<table>" + "".join(f"<tr><th>{escape(label)}</th><td>{value}</td></tr>" for label, value in items) + "</table>"
+    return "<table class=\"status\">" + "".join(f"<tr><th>{escape(label)}</th><td>{value}</td></tr>" for label, value in items) + "</table>"
 
 
 def send_html(resp: falcon.Response, status: str, html: str) -> None:
@@ -66,13 +61,16 @@ class ServerSetupPage:
         listing = "".join(
             f"<tr><td>{escape(served.label)}</td><td>{escape(served.device.name)}</td>"
             f"<td>{connection_text(served)}</td>"
-            f"<td><a href=\"/setup/v1/{served.device_type}/{served.number}/setup\">setup</a></td></tr>"
+            f"<td><a href=\"/control/v1/{served.device_type}/{served.number}/\">control</a> · "
+            f"<a href=\"/setup/v1/{served.device_type}/{served.number}/setup\">settings</a></td></tr>"
             for served_devices in self._devices.values()
             for served in served_devices
         )
-        devices = f"<h2>Devices</h2><table><tr><th>Device</th><th>Name</th><th>State</th><th></th></tr>{listing}</table>"
+        devices = f"<h2>Devices</h2><table class=\"status\"><tr><th>Device</th><th>Name</th><th>State</th><th></th></tr>{listing}</table>"
         notes = (
-            "<p>The server's settings live in its configuration file; change them there and restart. "
+            "<p>Each focuser's control page moves, jogs and calibrates it and keeps its presets; its settings page "
+            "changes its port, backlash and direction. The server's own settings live in its configuration file; "
+            "change them there and restart. "
             "Alpaca clients (N.I.N.A., ConformU, alpyca) find the server by discovery or at one of the "
             "addresses above.</p>"
         )
@@ -92,7 +90,8 @@ class DeviceSetupPage:
             )
             send_html(resp, falcon.HTTP_403, page("No such device", message))
             return
-        send_html(resp, falcon.HTTP_200, page(f"{served.device.name} ({served.label})", device_rows(served)))
+        body = settings_form(served) + "<h2>Status</h2>" + device_rows(served)
+        send_html(resp, falcon.HTTP_200, page(f"{served.device.name} ({served.label})", body, ("alpaca.js", "settings.js")))
 
     def _find(self, device_type: str, device_number: str) -> ServedDevice | None:
         devices = self._devices.get(device_type, [])

@@ -1,0 +1,94 @@
+// A small Alpaca client for the server's own pages. The pages are ordinary Alpaca clients: they use
+// the same API and vendor Actions as N.I.N.A. or a script, with a ClientID of their own (a random
+// one per page load, so two open tabs are two clients).
+"use strict";
+
+const Alpaca = (() => {
+  const clientId = 1 + Math.floor(Math.random() * 2147483646);
+  let transaction = 0;
+
+  /** An error the server answered: an Alpaca ErrorNumber with its message, or an HTTP 400 text. */
+  class ServerError extends Error {
+    constructor(message, number) {
+      super(message);
+      this.number = number;
+    }
+  }
+
+  /** The server could not be reached at all (network down, server stopped). */
+  class Unreachable extends Error {}
+
+  function deviceNumber() {
+    const found = /\/v1\/focuser\/(\d+)/.exec(window.location.pathname);
+    return found ? Number(found[1]) : 0;
+  }
+
+  async function call(method, member, params = {}, options = {}) {
+    const fields = new URLSearchParams(params);
+    fields.set("ClientID", String(clientId));
+    fields.set("ClientTransactionID", String(++transaction));
+    const url = `/api/v1/focuser/${deviceNumber()}/${member}`;
+    let response;
+    try {
+      response = method === "GET"
+        ? await fetch(`${url}?${fields}`, { cache: "no-store" })
+        : await fetch(url, { method: "PUT", body: fields, keepalive: Boolean(options.keepalive) });
+    } catch (error) {
+      throw new Unreachable("The server cannot be reached (network or server down); retrying.");
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      throw new ServerError(text || `The server answered HTTP ${response.status}.`, -response.status);
+    }
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      throw new ServerError("The server's answer was not JSON.", -1);
+    }
+    if (body.ErrorNumber) {
+      throw new ServerError(body.ErrorMessage || `Alpaca error ${body.ErrorNumber}`, body.ErrorNumber);
+    }
+    return body.Value;
+  }
+
+  /** Run a vendor Action; ``parameters`` is sent as JSON unless it is already text. */
+  async function action(name, parameters, options = {}) {
+    const text = parameters === undefined ? "" : typeof parameters === "string" ? parameters : JSON.stringify(parameters);
+    const value = await call("PUT", "action", { Action: name, Parameters: text }, options);
+    return value ? JSON.parse(value) : null;
+  }
+
+  /** DeviceState as an object keyed by name. */
+  async function deviceState() {
+    const items = await call("GET", "devicestate");
+    const state = {};
+    for (const item of items) state[item.Name] = item.Value;
+    return state;
+  }
+
+  /** Show ``error`` (or clear it with null) in the element with id ``where``. */
+  function showError(where, error) {
+    const element = document.getElementById(where);
+    if (element) element.textContent = error ? error.message || String(error) : "";
+  }
+
+  /** Night-vision mode: remembered per browser, switched by any button with id "night". */
+  function setUpNightMode() {
+    const button = document.getElementById("night");
+    const apply = (on) => {
+      document.body.classList.toggle("night", on);
+      if (button) button.setAttribute("aria-pressed", String(on));
+    };
+    apply(window.localStorage.getItem("alpaca-focuser-night") === "1");
+    if (button) {
+      button.addEventListener("click", () => {
+        const on = !document.body.classList.contains("night");
+        window.localStorage.setItem("alpaca-focuser-night", on ? "1" : "0");
+        apply(on);
+      });
+    }
+  }
+
+  return { clientId, call, action, deviceState, deviceNumber, showError, setUpNightMode, ServerError, Unreachable };
+})();

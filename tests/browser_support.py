@@ -1,0 +1,65 @@
+"""Headless Chromium for the page tests, through Playwright for Python.
+
+Debian's own Chromium (/usr/bin/chromium) is driven; Playwright never downloads a browser here.
+One browser per test module keeps the tests fast (a module fixture around ``launched_browser``);
+each test gets a fresh context (no shared storage, so night mode and the like start from scratch). Outside CI the tests are skipped when
+Chromium or Playwright is missing; in CI (CI=true) that is a failure, because .ci/run installs both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from conftest import IN_CI
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _missing(message: str) -> None:
+    if IN_CI:
+        pytest.fail(message + "; .ci/run must install it")
+    pytest.skip(message)
+
+
+@contextmanager
+def launched_browser() -> Iterator[Any]:
+    """Chromium, for a module-scoped fixture of the test module."""
+    if not os.path.exists(CHROMIUM):
+        _missing(f"{CHROMIUM} is not installed (Debian package chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright for Python is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@contextmanager
+def opened_page(browser: Any, viewport: dict[str, int] = DESKTOP) -> Iterator[Any]:
+    """A page in a fresh context; a phone-sized viewport gets touch and mobile emulation too."""
+    phone = viewport["width"] < 600
+    context = browser.new_context(viewport=viewport, has_touch=phone, is_mobile=phone)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        yield page
+    finally:
+        context.close()

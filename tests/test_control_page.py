@@ -1,0 +1,264 @@
+"""The control page in a real browser (headless Chromium) against the real server and simulator.
+
+Each test works the page as a user would (clicks, held buttons, keys) and checks the effect
+through the Alpaca API or the simulated motor itself, never through the page alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import requests
+from browser_support import PHONE, launched_browser, opened_page
+from conftest import wait_for
+from server_support import RunningServer, running_server, sim_port
+from test_actions import server_from_config, write_config
+
+from alpaca_focuser.settings import FocuserSettings
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips (or fails in CI) with the reason
+    expect = None
+TEST_CLIENT = 4242
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with launched_browser() as browser:
+        yield browser
+
+
+@pytest.fixture
+def desktop_page(chromium: Any) -> Iterator[Any]:
+    with opened_page(chromium) as page:
+        yield page
+
+
+@pytest.fixture
+def phone_page(chromium: Any) -> Iterator[Any]:
+    with opened_page(chromium, PHONE) as page:
+        yield page
+
+
+def get(running: RunningServer, member: str) -> Any:
+    body = requests.get(running.api(member), params={"ClientID": TEST_CLIENT}, timeout=5).json()
+    assert body["ErrorNumber"] == 0, body["ErrorMessage"]
+    return body["Value"]
+
+
+def action(url: str, name: str, parameters: str = "") -> Any:
+    body = requests.put(f"{url}/api/v1/focuser/0/action", data={"Action": name, "Parameters": parameters, "ClientID": TEST_CLIENT}, timeout=5).json()
+    assert body["ErrorNumber"] == 0, body["ErrorMessage"]
+    return json.loads(body["Value"])
+
+
+def settled(running: RunningServer, timeout: float = 15) -> int:
+    wait_for(lambda: not get(running, "ismoving"), timeout, "the focuser to stop", interval=0.02)
+    return int(get(running, "position"))
+
+
+@contextmanager
+def focuser_server(time_scale: float, **settings: Any) -> Iterator[RunningServer]:
+    url, _ = sim_port(time_scale, **settings.pop("sim", {}))
+    with running_server([FocuserSettings(name="Page Test Focuser", port=url, **settings)]) as running:
+        requests.put(running.api("connect"), data={"ClientID": TEST_CLIENT}, timeout=5)
+        yield running
+
+
+def open_control(page: Any, running: RunningServer) -> None:
+    page.goto(f"{running.url}/control")  # the only focuser: straight to its page
+    expect(page).to_have_url(f"{running.url}/control/v1/focuser/0/")
+    expect(page.locator("#status")).to_have_text("idle")
+
+
+def hold(page: Any, selector: str) -> None:
+    """Press the mouse on a hold-to-jog button and keep it down."""
+    box = page.locator(selector).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+
+
+def test_goto_in_out_and_halt_move_the_focuser(desktop_page):
+    page = desktop_page
+    with focuser_server(time_scale=10) as running:
+        open_control(page, running)
+        page.fill("#goto", "21000")
+        page.click("#goto-form button[type=submit]")
+        assert settled(running) == 21000
+
+        page.click(".choices button[data-steps='100']")
+        page.click("#move-out")
+        assert settled(running) == 21100
+        page.click(".choices button[data-steps='1000']")
+        page.click("#move-in")
+        assert settled(running) == 20100
+
+        page.fill("#goto", "2000")
+        page.click("#goto-form button[type=submit]")
+        wait_for(lambda: get(running, "ismoving"), what="the move to start")
+        page.click("#halt")
+        stopped = settled(running)
+        assert 2000 < stopped < 20100, "Halt stopped the move before its target"
+        assert running.motor().stops[-1].reason == "stopped"
+
+        page.fill("#goto", "30000")
+        page.click("#goto-form button[type=submit]")
+        wait_for(lambda: get(running, "ismoving"), what="the move to start")
+        page.keyboard.press("Escape")
+        assert stopped < settled(running) < 30000, "Escape halted the move"
+
+
+def test_a_bad_goto_shows_the_server_message_next_to_the_move_controls(desktop_page):
+    page = desktop_page
+    with focuser_server(time_scale=50, sim={"uncalibrated": 1}) as running:
+        open_control(page, running)
+        expect(page.locator("#position")).to_contain_text("not calibrated")
+        expect(page.locator("#max-label")).to_have_text("MaxStep unknown (not calibrated)")
+        page.fill("#goto", "1000")
+        page.click("#goto-form button[type=submit]")
+        expect(page.locator("#move-error")).to_contain_text("not calibrated")
+        assert not get(running, "ismoving")
+
+
+def test_jog_runs_while_held_and_stops_on_release(desktop_page):
+    page = desktop_page
+    with focuser_server(time_scale=50, jog_timeout_s=30.0) as running:  # only the release can stop it
+        open_control(page, running)
+        start = int(get(running, "position"))
+        hold(page, "#jog-out")
+        wait_for(lambda: get(running, "position") > start + 50, what="the jog to move the focuser out")
+        expect(page.locator("#status")).to_have_text("jogging")
+        page.mouse.up()
+        out = settled(running, timeout=5)
+        assert out > start
+
+        page.locator("body").focus()
+        page.keyboard.down("ArrowLeft")
+        wait_for(lambda: get(running, "position") < out - 50, what="the left arrow to jog in")
+        page.keyboard.up("ArrowLeft")
+        assert settled(running, timeout=5) < out
+        assert running.motor().stops[-1].reason == "stopped"
+
+
+def test_a_jog_stops_by_itself_when_the_page_loses_the_network(desktop_page):
+    page = desktop_page
+    with focuser_server(time_scale=50, jog_timeout_s=1.0) as running:
+        open_control(page, running)
+        page.select_option("#jog-rate", "2")
+        hold(page, "#jog-out")
+        wait_for(lambda: running.motor().moving, what="the jog to start")
+        page.route("**/api/**", lambda route: route.abort())
+        wait_for(lambda: not running.motor().moving, 6, "the dead-man guard to stop the jog")
+        assert running.motor().stops[-1].reason == "stopped"
+        page.unroute("**/api/**")
+        page.mouse.up()
+
+
+def test_closing_the_tab_mid_jog_stops_the_focuser(chromium):
+    with focuser_server(time_scale=50, jog_timeout_s=1.0) as running:
+        context = chromium.new_context()
+        try:
+            page = context.new_page()
+            open_control(page, running)
+            page.select_option("#jog-rate", "2")
+            hold(page, "#jog-in")
+            wait_for(lambda: running.motor().moving, what="the jog to start")
+            page.close()
+            wait_for(lambda: not running.motor().moving, 6, "the focuser to stop after the tab closed")
+            assert running.motor().stops[-1].reason == "stopped"
+        finally:
+            context.close()
+
+
+def start_calibration(page: Any) -> None:
+    expect(page.locator("#cal-summary")).to_contain_text("Not calibrated")
+    expect(page.locator("#cal-start")).to_be_disabled()
+    page.check("#cal-fitted")
+    page.check("#cal-middle")
+    page.click("#cal-start")
+
+
+def test_the_guided_calibration_with_abort_then_to_the_end(phone_page):
+    page = phone_page
+    with focuser_server(time_scale=100, poll_calibration_ms=100, sim={"uncalibrated": 1}) as running:
+        open_control(page, running)
+        expect(page.locator("#info-limits")).to_have_text("unknown until the focuser is calibrated")
+        start_calibration(page)
+        wait_for(lambda: action(running.url, "CalibrationStatus")["running"], what="the calibration to start")
+        expect(page.locator("#cal-progress")).to_be_visible()
+        page.click("#cal-abort")
+        status = wait_for(lambda: (s := action(running.url, "CalibrationStatus")) and not s["running"] and s, what="the calibration to stop")
+        assert not status["calibrated"]
+        assert not running.motor().calibrating
+        expect(page.locator("#cal-result")).to_contain_text("not calibrated")
+
+        page.click("#cal-start")
+        wait_for(lambda: action(running.url, "CalibrationStatus")["calibrated"], 20, "the calibration to complete")
+        max_step = get(running, "maxstep")
+        expect(page.locator("#cal-result")).to_contain_text(f"MaxStep {max_step}")
+        expect(page.locator("#cal-summary")).to_contain_text("Calibrated")
+        expect(page.locator("#max-label")).to_have_text(f"MaxStep {max_step}")
+
+
+def test_a_stuck_calibration_shows_its_reason_and_what_to_check(desktop_page):
+    page = desktop_page
+    with focuser_server(time_scale=100, stall_s=1.0, poll_calibration_ms=100, sim={"uncalibrated": 1}) as running:
+        running.motor().set_fault("stuck_calibration")
+        open_control(page, running)
+        start_calibration(page)
+        result = page.locator("#cal-result")
+        expect(result).to_contain_text("no progress", timeout=15_000)
+        expect(result).to_contain_text("set screws")
+        assert not action(running.url, "CalibrationStatus")["calibrated"]
+
+
+def presets_by_name(url: str) -> dict[str, int]:
+    return {preset["name"]: preset["position"] for preset in action(url, "Presets")}
+
+
+def test_presets_saved_renamed_gone_to_and_deleted_survive_a_restart(desktop_page, tmp_path):
+    page = desktop_page
+    config_path = write_config(tmp_path)
+    with server_from_config(config_path) as server:
+        url = server.url
+        requests.put(f"{url}/api/v1/focuser/0/connect", data={"ClientID": TEST_CLIENT}, timeout=5)
+        page.goto(f"{url}/control/v1/focuser/0/")
+        expect(page.locator("#status")).to_have_text("idle")
+        home = int(page.locator("#position").inner_text())
+
+        page.fill("#preset-name", "Bahtinov")
+        page.click("#preset-form button[type=submit]")
+        expect(page.locator("#preset-list")).to_contain_text("Bahtinov")
+        page.fill("#goto", str(home + 3000))
+        page.click("#goto-form button[type=submit]")
+        expect(page.locator("#status")).to_have_text("idle")
+        expect(page.locator("#position")).to_have_text(str(home + 3000))
+        page.fill("#preset-name", "Visual")
+        page.fill("#preset-slot", "3")
+        page.click("#preset-form button[type=submit]")
+        expect(page.locator("#preset-list li[data-slot='3']")).to_contain_text("Visual")
+        assert presets_by_name(url) == {"Bahtinov": home, "Visual": home + 3000}
+
+        first = page.locator("#preset-list li[data-slot='1']")
+        first.locator(".preset-rename").click()
+        first.locator("input").fill("Bahtinov mask")
+        first.locator("button[type=submit]").click()
+        expect(page.locator("#preset-list li[data-slot='1']")).to_contain_text("Bahtinov mask")
+        assert presets_by_name(url) == {"Bahtinov mask": home, "Visual": home + 3000}
+
+        page.locator("#preset-list li[data-slot='1'] .preset-go").click()
+        wait_for(lambda: action(url, "FocuserInfo")["position"] == home, 15, "the focuser to reach the preset")
+
+        visual = page.locator("#preset-list li[data-slot='3'] .preset-delete")
+        visual.click()
+        visual.click()  # the second click confirms
+        expect(page.locator("#preset-list")).not_to_contain_text("Visual")
+        assert presets_by_name(url) == {"Bahtinov mask": home}
+
+    with server_from_config(config_path) as server:
+        assert presets_by_name(server.url) == {"Bahtinov mask": home}
