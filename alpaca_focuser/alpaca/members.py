@@ -8,6 +8,7 @@ operational state, so it cannot drift from the members themselves.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class Operation:
     needs_connection: bool = True  # NotConnected (0x407) while disconnected
     state_name: str | None = None  # its name in DeviceState
     reads: Callable[[FocuserState], Any] | None = None  # for DeviceState: the value from one snapshot
+    per_client: bool = False  # the call also gets ``client``, the request's ClientID (0 when none)
 
 
 def get(call: Callable[[ServedDevice], Any], empty: Any, needs_connection: bool = True) -> Operation:
@@ -56,6 +58,11 @@ def put(call: Callable[..., Any], *params: Param, returns: Any = NO_VALUE, needs
     return Operation(call, params=params, empty=returns, needs_connection=needs_connection)
 
 
+def per_client(operation: Operation) -> Operation:
+    """Connections are counted per client, so these calls are told which client asks."""
+    return dataclasses.replace(operation, per_client=True)
+
+
 def not_implemented(what: str) -> Callable[..., Any]:
     def refuse(served: ServedDevice, **_: Any) -> Any:
         raise NotImplementedAlpaca(f"{served.device.name} {what}")
@@ -64,11 +71,22 @@ def not_implemented(what: str) -> Callable[..., Any]:
 
 
 def set_temp_comp(served: ServedDevice, tempcomp: bool) -> None:
-    if tempcomp:
+    if served.temperature is not None:
+        served.temperature.set_enabled(tempcomp)
+    elif tempcomp:
         raise NotImplementedAlpaca(
             f"{served.device.name} has no temperature sensor, so it cannot compensate for temperature "
             "(TempCompAvailable is false)"
         )
+
+
+def temperature(served: ServedDevice) -> float:
+    if served.temperature is None:
+        raise NotImplementedAlpaca(
+            f"{served.device.name} has no temperature sensor; give it one with the temperature setting of this focuser "
+            "in the configuration file (an Alpaca weather device, a 1-wire sensor or a file)"
+        )
+    return served.temperature.temperature()
 
 
 def step_size(served: ServedDevice) -> float:
@@ -82,7 +100,7 @@ def step_size(served: ServedDevice) -> float:
 
 
 def run_action(served: ServedDevice, action: str, parameters: list[str]) -> str:
-    return actions.run_action(served.device, action, parameters)
+    return actions.run_action(served.device, action, parameters, served.temperature)
 
 
 def device_state(served: ServedDevice) -> list[dict[str, Any]]:
@@ -93,6 +111,9 @@ def device_state(served: ServedDevice) -> list[dict[str, Any]]:
         for operation in STATE_OPERATIONS
         if operation.reads is not None
     ]
+    celsius = served.temperature.health().celsius if served.temperature is not None else None
+    if celsius is not None:  # a stale or failed source is left out: DeviceState cannot carry its error
+        items.append({"Name": "Temperature", "Value": round(celsius, 2)})
     items.append({"Name": "TimeStamp", "Value": local_timestamp(snapshot.measured_at)})
     return items
 
@@ -112,20 +133,22 @@ FOCUSER_MEMBERS: dict[str, dict[str, Operation]] = {
     "commandblind": {"PUT": put(not_implemented("does not take raw commands: use Action"), *COMMAND)},
     "commandbool": {"PUT": put(not_implemented("does not take raw commands: use Action"), *COMMAND, returns=False)},
     "commandstring": {"PUT": put(not_implemented("does not take raw commands: use Action"), *COMMAND, returns="")},
-    "connect": {"PUT": put(lambda served: served.connection.request(True), needs_connection=False)},
+    "connect": {"PUT": per_client(put(lambda served, client: served.connection.request(True, client), needs_connection=False))},
     "connected": {
-        "GET": get(lambda served: served.device.state.connected, False, needs_connection=False),
-        "PUT": put(lambda served, connected: served.connection.set_now(connected), Param("Connected", BOOL), needs_connection=False),
+        "GET": per_client(get(lambda served, client: served.connection.connected(client), False, needs_connection=False)),
+        "PUT": per_client(
+            put(lambda served, connected, client: served.connection.set_now(connected, client), Param("Connected", BOOL), needs_connection=False)
+        ),
     },
     "connecting": {"GET": get(lambda served: served.connection.connecting, False, needs_connection=False)},
     "description": {"GET": get(lambda served: served.device.description[:DESCRIPTION_LIMIT], "", needs_connection=False)},
     "devicestate": {"GET": get(device_state, [])},
-    "disconnect": {"PUT": put(lambda served: served.connection.request(False), needs_connection=False)},
+    "disconnect": {"PUT": per_client(put(lambda served, client: served.connection.request(False, client), needs_connection=False))},
     "driverinfo": {"GET": get(lambda served: DRIVER_INFO, "", needs_connection=False)},
     "driverversion": {"GET": get(lambda served: DRIVER_VERSION, "", needs_connection=False)},
     "interfaceversion": {"GET": get(lambda served: INTERFACE_VERSION, 0, needs_connection=False)},
     "name": {"GET": get(lambda served: served.device.name, "", needs_connection=False)},
-    "supportedactions": {"GET": get(lambda served: list(actions.SUPPORTED_ACTIONS), [], needs_connection=False)},
+    "supportedactions": {"GET": get(lambda served: actions.supported_actions(served.temperature is not None), [], needs_connection=False)},
     # IFocuserV4.
     "absolute": {"GET": get(lambda served: True, False)},
     "halt": {"PUT": put(lambda served: served.device.halt())},
@@ -135,9 +158,9 @@ FOCUSER_MEMBERS: dict[str, dict[str, Operation]] = {
     "move": {"PUT": put(lambda served, position: served.device.move(position), Param("Position", INT32))},
     "position": {"GET": reading(lambda state: state.position, 0, "Position")},
     "stepsize": {"GET": get(step_size, 0.0)},
-    "tempcomp": {"GET": get(lambda served: False, False), "PUT": put(set_temp_comp, Param("TempComp", BOOL))},
-    "tempcompavailable": {"GET": get(lambda served: False, False)},
-    "temperature": {"GET": get(not_implemented("has no temperature sensor"), 0.0)},
+    "tempcomp": {"GET": get(lambda served: served.temperature is not None and served.temperature.enabled, False), "PUT": put(set_temp_comp, Param("TempComp", BOOL))},
+    "tempcompavailable": {"GET": get(lambda served: served.temperature is not None and served.temperature.available, False)},
+    "temperature": {"GET": get(temperature, 0.0)},
 }
 
 STATE_OPERATIONS = tuple(

@@ -107,6 +107,8 @@ class DeviceResource:
             if isinstance(problem, MethodNotAccepted):
                 resp.set_header("Allow", ", ".join(problem.allowed))
             return
+        if operation.per_client:
+            args["client"] = ids.client_id
         value, error = self._call(served, operation, args)
         body = envelope(ids.transaction_id, self._transactions.next(), value, error)
         send_json(resp, body)
