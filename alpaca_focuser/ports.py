@@ -1,7 +1,9 @@
-"""``alpaca-focuser ports``: list the serial ports and tell which one is the Celestron focuser.
+"""``alpaca-focuser ports``: list the serial ports and tell which one is the Celestron focuser,
+and by which route: its own USB port, a mount's AUX bus or a hand controller's pass-through.
 
-Only ports with the focuser's USB id (and ports named with --probe) get a version request; other
-ports are listed but left alone, since AUX bytes could disturb a mount or a GPS on them.
+Ports with the focuser's USB id (and ports named with --probe) get a version request; USB-serial
+bridges that mounts and hand-controller cables use are asked what they are (``identify``); other
+ports are listed but left alone, since bytes could disturb a GPS or another device on them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import argparse
 import os
 
 from .celestron.link import DEFAULT_BAUD
-from .celestron.port_finder import CELESTRON_USB_ID, PortInfo, ProbeResult, list_ports, probe
+from .celestron.port_finder import CELESTRON_USB_ID, Identity, PortInfo, ProbeResult, identify, list_ports, probe
+from .celestron.routes import ROUTE_TITLES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,13 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for each version reply (default 1)")
 
 
-def _status(info: PortInfo | None, result: ProbeResult | None) -> str:
+def _status(info: PortInfo | None, result: ProbeResult | None, identity: Identity | None) -> str:
     if result is not None and result.confirmed:
         return f"<- the Celestron focuser ({result.reason.removeprefix('Celestron focuser, ')})"
+    if identity is not None and identity.route is not None:
+        return f"<- {identity.description}"
     if result is not None:
         prefix = "has the focuser's USB id but " if info is not None and info.is_celestron_id else ""
         return f"{prefix}did not answer as the focuser: {result.reason}"
-    return ""
+    return identity.description if identity is not None else ""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,14 +47,19 @@ def run(args: argparse.Namespace) -> int:
     ports = list_ports()
     asked = {os.path.realpath(port) for port in args.probe}
     rows: list[tuple[str, str, str, str]] = []
-    found: list[tuple[str, PortInfo | None]] = []
+    found: list[tuple[str, PortInfo | None, str]] = []
 
     def check(port: str, info: PortInfo | None, description: str) -> None:
         wanted = (info is not None and info.is_celestron_id) or os.path.realpath(port) in asked
         result = probe(port, baud=args.baud, timeout=args.timeout) if wanted else None
-        rows.append((port, (info.usb_id if info else None) or "no USB id", description, _status(info, result)))
+        identity = None
+        if (result is None or not result.confirmed) and (wanted or (info is not None and info.is_bridge)):
+            identity = identify(port, timeout=args.timeout)
+        rows.append((port, (info.usb_id if info else None) or "no USB id", description, _status(info, result, identity)))
         if result is not None and result.confirmed:
-            found.append((port, info))
+            found.append((port, info, result.route))
+        elif identity is not None and identity.route is not None:
+            found.append((port, info, identity.route))
 
     for info in ports:
         check(info.device, info, info.description)
@@ -71,15 +81,20 @@ def run(args: argparse.Namespace) -> int:
     if not found:
         print(f"No focuser answered. The Celestron Focus Motor shows up with USB id {CELESTRON_USB_ID}; check that its")
         print("USB cable is plugged in and that it has power through its AUX cable. Other ways to reach it, for config.toml:")
-        print('  port = "socket://HOST:2000"   # a Celestron WiFi module or ser2net')
+        print('  port = "socket://1.2.3.4:2000" and route = "mount"   # a mount\'s WiFi, the focuser on its AUX bus')
+        print('  port = "socket://HOST:PORT"   # ser2net in front of the focuser\'s own USB port')
         print('  port = "sim://"               # the built-in simulator, to try the server without hardware')
         return 1
     print("Put this in the [[focuser]] section of config.toml:")
-    for port, info in found:
+    for port, info, route in found:
         if info is not None and info.stable_path:
             print(f'  port = "{info.stable_path}"   # stays the same when the USB link re-enumerates')
         else:
             print(f'  port = "{port}"')
-    if any(info is not None and info.is_celestron_id for _, info in found):
+        if route != "usb":
+            print(f'  route = "{route}"   # {ROUTE_TITLES[route]}')
+    if any(info is not None and info.is_celestron_id for _, info, _ in found):
         print('or port = "auto" to find it by its USB id at every start.')
+    if any(route == "mount" for _, _, route in found):
+        print("On a mount's AUX or PC port cable add rtscts = true; the mount's USB port and WiFi need no handshake.")
     return 0

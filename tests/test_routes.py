@@ -3,6 +3,7 @@ a WiFi bridge and a hand controller do to the bytes, and how the links keep repl
 
 from __future__ import annotations
 
+import argparse
 import socket
 import time
 
@@ -10,6 +11,7 @@ import pytest
 from conftest import wait_for
 from mount_support import running_mount
 
+from alpaca_focuser import ports
 from alpaca_focuser.celestron import commands
 from alpaca_focuser.celestron.bus_link import BusLink
 from alpaca_focuser.celestron.commands import Limits
@@ -137,3 +139,19 @@ def test_identify_tells_a_hand_controller_from_a_mount() -> None:
         assert hc.route == "hc" and "hand controller, version 5.31" in hc.description
         bus = identify(mount.usb_path, timeout=0.5)
         assert bus.route == "mount" and "firmware 7.15.8240" in bus.description
+
+
+def test_ports_command_shows_the_route_to_each_door(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    ports.add_arguments(parser)
+    with running_mount() as mount:
+        status = ports.run(parser.parse_args(["--probe", mount.usb_path, "--probe", mount.hc_path, "--timeout", "0.5"]))
+    output = capsys.readouterr().out
+    assert status == 0
+    rows = {line.split()[0]: line for line in output.splitlines() if line.strip()}
+    assert "on a mount's AUX bus" in rows[mount.usb_path]
+    assert "a NexStar hand controller, version 5.31" in rows[mount.hc_path]
+    advice = output[output.index("Put this"):]
+    assert f'port = "{mount.usb_path}"\n  route = "mount"' in advice
+    assert f'port = "{mount.hc_path}"\n  route = "hc"' in advice
+    assert "rtscts = true" in advice

@@ -65,6 +65,7 @@ class ProbeResult:
     port: str
     version: Version | None  # set when the port answered as the focuser
     reason: str  # why it was rejected, or what it answered
+    route: str = "usb"  # "mount" when our own frame came back: the focuser is on a mount's AUX bus
 
     @property
     def confirmed(self) -> bool:
@@ -147,6 +148,8 @@ def identify(port: str, timeout: float = PROBE_TIMEOUT, mount_baud: int = MOUNT_
         return Identity(None, f"neither a hand controller nor a mount with the focuser on its AUX bus ({_short_reason(port, exc)})")
     finally:
         link.close()
+    if not link.stats.echoes_ignored and not link.stats.foreign_frames:
+        return Identity("usb", f"the focuser itself (firmware {version}), alone on the line")
     return Identity("mount", f"a mount's AUX bus at {mount_baud} baud, with the focuser (firmware {version}) on it")
 
 
@@ -160,6 +163,8 @@ def probe(port: str, baud: int = DEFAULT_BAUD, timeout: float = PROBE_TIMEOUT) -
         return ProbeResult(port, None, _short_reason(port, exc))
     finally:
         link.close()
+    if link.stats.echoes_ignored:
+        return ProbeResult(port, version, f"Celestron focuser, firmware {version}, on a mount's AUX bus (our request came back)", "mount")
     return ProbeResult(port, version, f"Celestron focuser, firmware {version}")
 
 
