@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "6": ("wire_traffic", "AUX wire traffic, idle and moving"),
     "7": ("footprint", "memory and start time"),
     "8": ("discovery_reply", "discovery reply time"),
+    "9": ("mount_traffic", "frames the server adds to a mount's AUX bus, idle and moving"),
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import config_locations
 from ..config import LOG_LEVELS, ConfigError, ConfigFile
-from ..settings import FocuserSettings, Settings
+from ..settings import ROUTE_NAMES, FocuserSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"else {config_locations.system_config_path()}; with none, one simulated focuser)",
     )
     parser.add_argument("--port", metavar="URL", action="append", help="where the focuser is: /dev/ttyACM0, COM5, socket://HOST:PORT, rfc2217://HOST:PORT, sim:// or auto; repeat for focusers 1, 2, ...")
+    parser.add_argument("--route", choices=ROUTE_NAMES, help="how focuser 0 is reached: usb (its own USB port), mount (the mount's AUX bus: its USB port, an AUX/PC cable or WiFi) or hc (a hand controller's pass-through)")
     parser.add_argument("--http-port", metavar="N", type=_port_number(0), help="TCP port of the Alpaca API and setup pages (default 11111; 0 picks a free one)")
     parser.add_argument("--bind", metavar="ADDR", help="address to listen on: 0.0.0.0 (every IPv4 interface, the default), :: (IPv6 too) or 127.0.0.1 (this computer only)")
     parser.add_argument("--discovery-port", metavar="N", type=_port_number(1), help="UDP port of Alpaca discovery (default 32227)")
@@ -107,6 +108,8 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> None:
             settings.focusers[index].port = port
         else:
             settings.focusers.append(FocuserSettings(name=f"Celestron Focuser {index + 1}", port=port))
+    if args.route is not None:
+        settings.focusers[0].route = args.route
     if args.http_port is not None:
         server.http_port = args.http_port
     if args.bind is not None:

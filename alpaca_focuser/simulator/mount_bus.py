@@ -97,7 +97,11 @@ class MountBus:
         self.chatter_interval_s = chatter_interval_s
         self.clock = clock
         self.frames: int = 0  # frames relayed, for tests and benchmarks
+        self.bytes: int = 0
         self.frames_by_source: dict[int, int] = {}
+        self.frames_by_destination: dict[int, int] = {}
+        self.bytes_by_source: dict[int, int] = {}
+        self.bytes_by_destination: dict[int, int] = {}
         self._ports: list[BusPort] = []
         self._lock = threading.RLock()
         self._focuser = AuxResponder(motor, clock=clock)
@@ -140,7 +144,11 @@ class MountBus:
         frame = packet.encode()
         with self._lock:
             self.frames += 1
+            self.bytes += len(frame)
             self.frames_by_source[packet.source] = self.frames_by_source.get(packet.source, 0) + 1
+            self.frames_by_destination[packet.destination] = self.frames_by_destination.get(packet.destination, 0) + 1
+            self.bytes_by_source[packet.source] = self.bytes_by_source.get(packet.source, 0) + len(frame)
+            self.bytes_by_destination[packet.destination] = self.bytes_by_destination.get(packet.destination, 0) + len(frame)
             for port in self._ports:
                 port.deliver(frame)
             log.debug("bus (%s): %s", origin, packet)
