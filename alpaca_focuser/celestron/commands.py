@@ -88,6 +88,7 @@ class Request(Generic[T]):
     command: Command
     data: bytes
     parse: Callable[[bytes], T]
+    repeatable: bool = True  # safe to send again when no reply came; a motion command is sent once
 
     @property
     def name(self) -> str:
@@ -165,11 +166,11 @@ def get_position() -> Request[int]:
 
 
 def goto_fast(position: int) -> Request[None]:
-    return Request(Command.GOTO_FAST, encode_position(position), parse_ack)
+    return Request(Command.GOTO_FAST, encode_position(position), parse_ack, repeatable=False)
 
 
 def goto_slow(position: int) -> Request[None]:
-    return Request(Command.GOTO_SLOW, encode_position(position), parse_ack)
+    return Request(Command.GOTO_SLOW, encode_position(position), parse_ack, repeatable=False)
 
 
 def slew_done() -> Request[bool]:
@@ -178,11 +179,11 @@ def slew_done() -> Request[bool]:
 
 def move_positive(rate: int) -> Request[None]:
     """Run the motor towards higher counts at a manual rate; rate 0 stops any motion."""
-    return Request(Command.MOVE_POS, _rate(rate), parse_ack)
+    return Request(Command.MOVE_POS, _rate(rate), parse_ack, repeatable=rate == 0)
 
 
 def move_negative(rate: int) -> Request[None]:
-    return Request(Command.MOVE_NEG, _rate(rate), parse_ack)
+    return Request(Command.MOVE_NEG, _rate(rate), parse_ack, repeatable=rate == 0)
 
 
 def stop() -> Request[None]:
@@ -191,7 +192,7 @@ def stop() -> Request[None]:
 
 
 def calibration_start() -> Request[None]:
-    return Request(Command.CALIB_ENABLE, b"\x01", parse_ack)
+    return Request(Command.CALIB_ENABLE, b"\x01", parse_ack, repeatable=False)
 
 
 def calibration_abort() -> Request[None]:

@@ -7,6 +7,7 @@ user, so two requests can never interleave bytes on the wire.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,14 @@ log = logging.getLogger(__name__)
 DEFAULT_BAUD = 9600
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_TRIES = 3
+MAX_TIMEOUT = 8.0
+
+# What a port raises when the device behind it vanishes; termios.error (POSIX) is not an OSError.
+PORT_ERRORS: tuple[type[Exception], ...] = (serial.SerialException, OSError)
+if sys.platform != "win32":
+    import termios
+
+    PORT_ERRORS += (termios.error,)
 
 
 class AuxError(Exception):
@@ -75,6 +84,7 @@ class AuxLink:
         self._decoder = FrameDecoder()
         self._port: serial.SerialBase | None = None
         self._lock = threading.Lock()
+        self._unanswered: Packet | None = None  # the last request that got no reply
 
     @property
     def is_open(self) -> bool:
@@ -111,43 +121,73 @@ class AuxLink:
         self.close()
 
     def request(self, request: Request[T]) -> T:
-        """Send ``request`` and return its parsed reply, trying up to ``tries`` times."""
+        """Send ``request`` and return its parsed reply, waiting up to ``tries`` reply timeouts.
+
+        A read or a stop is sent again after each timeout; a motion command is sent once and only
+        waited for, so a slow line never makes the motor receive a move twice. A reply to any of the
+        attempts is taken: it answers the same question, and is newer than the request.
+        """
         packet = Packet(self.source, self.device, request.command, request.data)
         with self._lock:
             self.stats.requests += 1
+            self._drain(request.name)
             failure: AuxError | None = None
             for attempt in range(self.tries):
-                if attempt:
-                    self.stats.retries += 1
-                    log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
-                self._send(packet, request.name, flush=attempt > 0)
+                if attempt == 0 or request.repeatable:
+                    if attempt:
+                        self.stats.retries += 1
+                        log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
+                    self._send(packet, request.name)
                 try:
                     reply = self._receive(packet, request.name)
                 except NoReply as exc:
                     failure = exc
                     continue
+                self._unanswered = None
                 try:
                     return request.parse(reply.data)
                 except ReplyError as exc:
                     failure = MalformedReply(f"{self.url}: malformed reply to {request.name} ({packet}): {exc}")
+            self._unanswered = packet
             assert failure is not None
             raise failure
+
+    def _drain(self, name: str) -> None:
+        """Drop what arrived between requests, so an old reply is never taken for a new one.
+
+        A reply to the last request that got none shows the line is slower than the timeout: the
+        timeout is doubled (up to MAX_TIMEOUT) rather than declaring the focuser gone again and again.
+        """
+        port = self._port_or_raise(name)
+        try:
+            waiting = port.in_waiting
+            chunk = port.read(waiting) if waiting else b""
+        except PORT_ERRORS as exc:
+            self.close()
+            raise LinkClosed(f"{self.url}: link lost before sending {name}: {exc}") from exc
+        late = self._unanswered
+        self._unanswered = None
+        if not chunk:
+            return
+        self.stats.bytes_received += len(chunk)
+        for stale in self._decoder.feed(chunk):
+            self.stats.frames_received += 1
+            if late is not None and stale.reply_to(late) and self.timeout < MAX_TIMEOUT:
+                self.timeout = min(MAX_TIMEOUT, self.timeout * 2)
+                log.warning("%s: replies come later than expected; now waiting up to %g s for each", self.url, self.timeout)
 
     def _port_or_raise(self, name: str) -> serial.SerialBase:
         if self._port is None or not self._port.is_open:
             raise LinkClosed(f"{self.url}: cannot send {name}, the port is not open")
         return self._port
 
-    def _send(self, packet: Packet, name: str, *, flush: bool) -> None:
+    def _send(self, packet: Packet, name: str) -> None:
         port = self._port_or_raise(name)
         frame = packet.encode()
         try:
-            if flush:
-                port.reset_input_buffer()
-                self._decoder.reset()
             port.write(frame)
             port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except PORT_ERRORS as exc:
             self.close()
             raise LinkClosed(f"{self.url}: link lost while sending {name} ({packet}): {exc}") from exc
         self.stats.frames_sent += 1
@@ -166,7 +206,7 @@ class AuxLink:
             try:
                 port.timeout = remaining
                 chunk = port.read(max(1, port.in_waiting))
-            except (serial.SerialException, OSError, TypeError) as exc:
+            except (*PORT_ERRORS, TypeError) as exc:
                 self.close()
                 raise LinkClosed(f"{self.url}: link lost while waiting for the reply to {name}: {exc}") from exc
             if not chunk:
