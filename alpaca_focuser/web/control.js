@@ -24,6 +24,7 @@
     halting: false,
     target: null,
     wasCalibrating: false,
+    knownCalibrated: null,
     ticks: 0,
   };
   let pollTimer = null;
@@ -182,6 +183,10 @@
       setText("cal-summary", "Not calibrated: the focuser refuses to move until it is calibrated. Follow these steps.");
     }
     $("cal-setup").hidden = calibrating;
+    if (connected && calibration && calibrated !== view.knownCalibrated) {
+      view.knownCalibrated = calibrated; // fold the steps away once calibrated, open them when it is not
+      $("cal-setup").open = !calibrated;
+    }
     $("cal-progress").hidden = !calibrating;
     $("cal-start").disabled = !(connected && !calibrating && !view.moving && $("cal-fitted").checked && $("cal-middle").checked);
     if (calibrating) {

@@ -1,0 +1,165 @@
+"""The settings form and the pages' layout in a real browser (headless Chromium).
+
+The settings form is checked through what it changes: the configuration file (its comments kept),
+the settings the server reports, and the port the focuser is reached on. The layout test opens
+every page at a phone's and a desktop's size and checks that no control lies off screen; it also
+takes the README's screenshots (written to docs/ when UPDATE_SCREENSHOTS=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from browser_support import DESKTOP, PHONE, launched_browser, opened_page
+from conftest import wait_for
+from sim_support import running_pty_simulator
+from test_actions import saved_focuser, server_from_config, write_config
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture skips (or fails in CI) with the reason
+    expect = None
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+TEST_CLIENT = 4343
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    with launched_browser() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    with opened_page(chromium, PHONE) as opened:
+        yield opened
+
+
+def action(url: str, name: str, parameters: str = "") -> Any:
+    body = requests.put(f"{url}/api/v1/focuser/0/action", data={"Action": name, "Parameters": parameters, "ClientID": TEST_CLIENT}, timeout=5).json()
+    assert body["ErrorNumber"] == 0, body["ErrorMessage"]
+    return json.loads(body["Value"])
+
+
+def comment_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("#")]
+
+
+def open_settings(page: Any, url: str) -> None:
+    page.goto(f"{url}/setup/v1/focuser/0/setup")
+    expect(page.locator("#connection-state")).to_contain_text("Connected")
+
+
+def test_a_saved_change_lands_in_the_configuration_file_with_its_comments(page, tmp_path):
+    config_path = write_config(tmp_path)
+    original = config_path.read_text(encoding="utf-8")
+    with server_from_config(config_path) as server:
+        open_settings(page, server.url)
+        page.fill("#field-name", "Garden SCT")
+        page.fill("#field-settle_ms", "250")
+        page.fill("#field-backlash_steps", "120")
+        page.select_option("#field-backlash_direction", "out")
+        page.fill("#field-step_size_um", "2.5")
+        page.click("#settings-form button[type=submit]")
+        expect(page.locator("#saved")).to_have_text("Saved.")
+
+        settings = action(server.url, "Settings")
+        assert (settings["name"], settings["settle_ms"], settings["step_size_um"]) == ("Garden SCT", 250, 2.5)
+        assert action(server.url, "GetBacklash") == {"steps": 120, "direction": "out"}
+    saved = saved_focuser(config_path)
+    assert (saved["name"], saved["settle_ms"], saved["backlash_steps"], saved["backlash_direction"], saved["step_size_um"]) == (
+        "Garden SCT", 250, 120, "out", 2.5,
+    )  # fmt: skip
+    assert comment_lines(config_path.read_text(encoding="utf-8")) == comment_lines(original)
+
+
+def test_a_bad_value_is_shown_next_to_its_field_and_nothing_changes(page, tmp_path):
+    config_path = write_config(tmp_path)
+    with server_from_config(config_path) as server:
+        before = config_path.read_bytes()
+        settings = action(server.url, "Settings")
+        open_settings(page, server.url)
+        page.fill("#field-settle_ms", "300")
+        page.fill("#field-backlash_steps", "70000")
+        page.click("#settings-form button[type=submit]")
+        expect(page.locator("#error-backlash_steps")).to_contain_text("backlash_steps is 70000, but it must be a whole number from 0 to 65535")
+        expect(page.locator("#saved")).to_have_text("")
+
+        page.fill("#field-backlash_steps", "10")
+        page.select_option("#field-port", "")
+        page.fill("#field-port-other", "ftp://telescope:21")
+        page.click("#settings-form button[type=submit]")
+        expect(page.locator("#error-port")).to_contain_text("ftp:// is not one")
+        expect(page.locator("#error-backlash_steps")).to_have_text("")
+
+        assert config_path.read_bytes() == before
+        assert action(server.url, "Settings") == settings
+
+
+def test_the_port_list_shows_the_pty_and_a_new_port_reconnects(page, tmp_path):
+    with running_pty_simulator() as (_, first_path), running_pty_simulator(position=8000) as (second_motor, second_path):
+        config_path = write_config(tmp_path)
+        text = config_path.read_text(encoding="utf-8")
+        start = text.index('port = "sim://')
+        end = text.index("\n", start)
+        config_path.write_text(text[:start] + f'port = "{first_path}"' + text[end:], encoding="utf-8")
+        with server_from_config(config_path) as server:
+            open_settings(page, server.url)
+            listed = page.locator(f"#field-port option[value='{first_path}']")
+            expect(listed).to_contain_text("the focuser, connected")
+
+            page.select_option("#field-port", "")
+            page.fill("#field-port-other", second_path)
+            page.click("#settings-form button[type=submit]")
+            expect(page.locator("#saved")).to_have_text("Saved.")
+            wait_for(lambda: (info := action(server.url, "FocuserInfo"))["connected"] and info["port"] == second_path, 15, "the focuser to reconnect on the new port")
+            wait_for(lambda: action(server.url, "FocuserInfo")["raw_position"] == second_motor.position, 10, "a position read from the new port")
+            expect(page.locator("#connection-state")).to_contain_text(second_path)
+        assert saved_focuser(config_path)["port"] == second_path
+
+
+def controls_off_screen(page: Any) -> list[str]:
+    """Visible controls that stick out of the viewport's width (the page may scroll down, not sideways)."""
+    return page.evaluate(
+        """() => {
+        const width = document.documentElement.clientWidth;
+        const off = [];
+        if (document.documentElement.scrollWidth > width + 1) off.push(`the page is ${document.documentElement.scrollWidth} px wide in ${width} px`);
+        for (const element of document.querySelectorAll("button, input, select, a, progress")) {
+          const box = element.getBoundingClientRect();
+          if (box.width === 0 && box.height === 0) continue;
+          if (box.left < -1 || box.right > width + 1) off.push(`${element.id || element.textContent.trim()} at ${box.left}..${box.right}`);
+        }
+        return off;
+    }"""
+    )
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_every_page_fits_phone_and_desktop_with_halt_in_view(chromium, viewport, tmp_path):
+    config_path = write_config(tmp_path)
+    with server_from_config(config_path) as server, opened_page(chromium, viewport) as page:
+        for path in ("/setup", "/setup/v1/focuser/0/setup"):
+            page.goto(server.url + path)
+            assert page.locator("meta[name=viewport]").count() == 1, f"{path} has no viewport setting"
+            assert controls_off_screen(page) == [], path
+        page.goto(f"{server.url}/control/v1/focuser/0/")
+        expect(page.locator("#status")).to_have_text("idle")
+        expect(page.locator("#position")).not_to_have_text("unknown")
+        assert controls_off_screen(page) == []
+        halt = page.locator("#halt").bounding_box()
+        assert 0 <= halt["y"] and halt["y"] + halt["height"] <= viewport["height"], "Halt is in view without scrolling"
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        halt = page.locator("#halt").bounding_box()
+        assert halt["y"] + halt["height"] <= viewport["height"], "Halt stays in view when scrolled"
+        page.evaluate("window.scrollTo(0, 0)")
+        name = "phone" if viewport is PHONE else "desktop"
+        folder = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+        page.screenshot(path=str(folder / f"control-{name}.png"))
