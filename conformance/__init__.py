@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from .client import DeviceUrl
+from .client import Deadline, DeviceUrl
 from .conformance_run import run_conformance
 from .discovery_run import run_discovery
 from .options import CheckerOptions
 from .protocol_run import run_protocol
 from .report import RUNS, Finding, Report, Verdict
 
-RUNNERS: dict[str, Callable[[DeviceUrl, CheckerOptions, Report], None]] = {
+RUNNERS: dict[str, Callable[[DeviceUrl, CheckerOptions, Report, Deadline], None]] = {
     "conformance": run_conformance,
     "protocol": run_protocol,
     "discovery": run_discovery,
@@ -33,8 +33,18 @@ def run_all(url: str, runs: Iterable[str] = RUNS, options: CheckerOptions | None
     unknown = [run for run in chosen if run not in RUNNERS]
     if unknown:
         raise ValueError(f"unknown run {unknown[0]!r}; choose from {', '.join(RUNS)}")
+    options = options or CheckerOptions()
     report = report if report is not None else Report()
+    deadline = Deadline.after(options.total_timeout)
     for run in RUNS:
-        if run in chosen:
-            RUNNERS[run](device, options or CheckerOptions(), report)
+        if run not in chosen:
+            continue
+        if deadline.remaining() <= 0:
+            report.add(
+                run, Verdict.ERROR, "Not started",
+                f"the {options.total_timeout:g} s limit for the whole check ran out before the {run} run could start "
+                "(raise it with --total-timeout)",
+            )
+            continue
+        RUNNERS[run](device, options, report, deadline)
     return report

@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("url", help="the device URL, for example http://127.0.0.1:11111/api/v1/focuser/0")
     parser.add_argument("--run", choices=(*RUNS, "all"), default="all", help="which run to do (default: all three)")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each HTTP reply (default 5)")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each whole HTTP reply (default 5)")
     parser.add_argument(
         "--move-timeout", type=float, default=60.0,
         help="seconds a move may take before it counts as hung (default 60, ConformU's; raise it for slow focusers)",
@@ -32,7 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--broadcast", action="store_true",
-        help="send the discovery probe as a broadcast to the whole local network instead of to the URL's host",
+        help="also send the discovery probe as a broadcast to the whole local network (255.255.255.255)",
+    )
+    parser.add_argument(
+        "--total-timeout", type=float, default=180.0,
+        help="seconds the whole check may take; what is left undone then is reported as errors (default 180)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only INFO, ISSUE and ERROR lines, and the summary")
     return parser
@@ -49,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             discovery_port=args.discovery_port,
             discovery_duration=args.discovery_duration,
             broadcast=args.broadcast,
+            total_timeout=args.total_timeout,
         )
         DeviceUrl.parse(args.url)
     except ValueError as exc:

@@ -1,9 +1,13 @@
-"""HTTP access to an Alpaca device, every request bounded by a timeout.
+"""HTTP access to an Alpaca device, every request bounded by a deadline for its whole reply.
 
 Two views of the same replies: the protocol run needs every raw detail (status, headers, exact key
 casing), while the conformance run needs what the ASCOM .NET client that ConformU drives would make
 of a reply: a value, or an exception. Both sit on one transport that gives up on a server that has
 stopped answering, so a hung server costs a few timeouts, not one per check.
+
+A socket timeout alone bounds each read, not the reply: a server that trickles one byte every half
+second would never trip it. So a watchdog cuts the connection when the whole reply is late, and
+every request also stops at the deadline of the whole check.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import http.client
 import json
 import re
 import socket
+import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -60,6 +65,32 @@ class DeviceUrl:
         return f"http://{host}:{self.port}{self.base_path}"
 
 
+class OutOfTime(Exception):
+    """The time allowed for the whole check ran out; what was being done is the message."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The end of the whole check, so no server, however slow, can keep it running."""
+
+    seconds: float
+    ends: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(seconds, time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return self.ends - time.monotonic()
+
+    def check(self, doing: str) -> None:
+        if self.remaining() <= 0:
+            raise OutOfTime(doing)
+
+
+NO_DEADLINE = Deadline(float("inf"), float("inf"))
+
+
 class TransportFailure(Exception):
     """No HTTP reply at all: refused, reset, or no answer within the timeout."""
 
@@ -102,16 +133,19 @@ class Reply:
 class Transport:
     """One short HTTP/1.1 connection per request, so a broken reply cannot poison the next one."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, port: int, timeout: float, deadline: Deadline = NO_DEADLINE) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
+        self.deadline = deadline
         self._failures_in_a_row = 0
 
     def request(
         self, method: str, path: str, params: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (), *, counted: bool = True
     ) -> Reply:
         """Send one request; ``counted=False`` for probes whose failure says nothing about the server."""
+        sent = f"{method} {path}"
+        self.deadline.check(sent)
         if self._failures_in_a_row >= CONSECUTIVE_FAILURES_BEFORE_GIVING_UP:
             raise ServerUnreachable(
                 f"{self.host}:{self.port} did not answer {self._failures_in_a_row} requests in a row "
@@ -126,23 +160,62 @@ class Transport:
         else:
             body = encoded.encode("ascii")
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        limit = min(self.timeout, self.deadline.remaining())
         start = time.monotonic()
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=limit)
+        watchdog = Watchdog(connection, limit)
         try:
+            connection.connect()
+            if watchdog.expired:
+                raise TimeoutError
             connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read()
             status, content_type = response.status, response.getheader("Content-Type", "")
+            if watchdog.expired:
+                raise TimeoutError
         except (OSError, http.client.HTTPException) as exc:
+            if self.deadline.remaining() <= 0:
+                raise OutOfTime(sent) from exc
             if counted:
                 self._failures_in_a_row += 1
-            sent = f"{method} {path}"
-            raise TransportFailure(f"{sent}: {describe_transport_failure(exc, self.timeout)}") from exc
+            reason = f"no complete reply within the {self.timeout:g} s request timeout" if watchdog.expired else (
+                describe_transport_failure(exc, self.timeout)
+            )
+            raise TransportFailure(f"{sent}: {reason}") from exc
         finally:
+            watchdog.cancel()
             connection.close()
         if counted:
             self._failures_in_a_row = 0
         return Reply(method, path, params, status, content_type, data, time.monotonic() - start)
+
+
+class Watchdog:
+    """Cuts a connection whose whole reply has not arrived in time; a blocked read then returns."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self._connection = connection
+        self._fired = threading.Event()
+        self._timer = threading.Timer(max(seconds, 0.0), self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @property
+    def expired(self) -> bool:
+        return self._fired.is_set()
+
+    def _cut(self) -> None:
+        self._fired.set()
+        sock = self._connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 def describe_transport_failure(exc: BaseException, timeout: float) -> str:

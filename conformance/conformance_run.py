@@ -4,6 +4,7 @@ The order and the verdicts follow ConformU's FocuserTester and DeviceTesterBaseC
 InterfaceVersion, connect, the common members, the focuser properties, the methods, disconnect.
 One deliberate difference: the limit moves (0, -10, MaxStep/2, MaxStep, MaxStep+10) run for every
 absolute focuser, where ConformU only runs them when temperature compensation can be switched on.
+The checks ConformU does not make at all are in field_checks.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from . import field_checks
 from .client import (
     NOT_IMPLEMENTED,
     AscomClient,
     AscomError,
+    Deadline,
     DeviceUrl,
+    OutOfTime,
     ReplyFault,
     ServerUnreachable,
     Transport,
@@ -44,8 +48,8 @@ class Abandon(Exception):
     """ConformU stops testing here; the reason has already been reported."""
 
 
-def run_conformance(url: DeviceUrl, options: CheckerOptions, report: Report) -> None:
-    ConformanceRun(url, options, report).run()
+def run_conformance(url: DeviceUrl, options: CheckerOptions, report: Report, deadline: Deadline) -> None:
+    ConformanceRun(url, options, report, deadline).run()
 
 
 def valid_state_value(name: str, value: Any) -> bool:
@@ -61,8 +65,8 @@ def valid_state_value(name: str, value: Any) -> bool:
 
 
 class ConformanceRun:
-    def __init__(self, url: DeviceUrl, options: CheckerOptions, report: Report) -> None:
-        self.client = AscomClient(Transport(url.host, url.port, options.timeout), url)
+    def __init__(self, url: DeviceUrl, options: CheckerOptions, report: Report, deadline: Deadline) -> None:
+        self.client = AscomClient(Transport(url.host, url.port, options.timeout, deadline), url)
         self.options = options
         self.log = report.for_run(RUN)
         self.interface_version = LATEST_FOCUSER_INTERFACE
@@ -75,17 +79,30 @@ class ConformanceRun:
         self.tempcomp_false_ok = False
 
     def run(self) -> None:
-        try:
-            self.check_interface_version_before_connect()
-            self.connect()
-            self.check_common_members()
-            self.check_properties()
-            self.check_methods()
-            self.disconnect()
-        except Abandon:
-            pass
-        except ServerUnreachable as exc:
-            self.log.error("Conformance", str(exc))
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("the interface version", self.check_interface_version_before_connect),
+            ("connecting", self.connect),
+            ("the common members", self.check_common_members),
+            ("the properties", self.check_properties),
+            ("the methods", self.check_methods),
+            ("disconnecting", self.disconnect),
+        ]
+        for index, (name, step) in enumerate(steps):
+            try:
+                step()
+            except Abandon:
+                return
+            except ServerUnreachable as exc:
+                self.log.error("Conformance", str(exc))
+                return
+            except OutOfTime as exc:
+                undone = ", ".join(later for later, _ in steps[index:])
+                self.log.error(
+                    "Conformance",
+                    f"The {self.options.total_timeout:g} s limit for the whole check ran out during {exc} (checking {name}); "
+                    f"not finished: {undone}. The focuser may still be connected or moving. Raise the limit with --total-timeout",
+                )
+                return
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -196,17 +213,22 @@ class ConformanceRun:
         connected = self.read("Connected", "connected", bool)
         if connected is not None:
             self.log.ok("Connected", f"{connected}")
+        field_checks.check_connect_again(self)
+        field_checks.check_version_matches_members(self)
         for test, member in (("Description", "description"), ("DriverInfo", "driverinfo"), ("DriverVersion", "driverversion"), ("Name", "name")):
             self.check_text_member(test, member)
         actions = self.check_supported_actions()
         if not any(a in actions for a in SAFETY_ACTIONS):
             self.log.info("Action", "Conform cannot test the Action method")
+        field_checks.check_unknown_action(self, actions)
         if self.interface_version >= 4:
             self.check_device_state()
 
     def check_text_member(self, test: str, member: str) -> None:
         value = self.read(test, member, str)
         if value is None:
+            return
+        if test == "Description" and not field_checks.check_description_length(self, value):
             return
         if value:
             self.log.ok(test, value.splitlines()[0] if value.strip() else repr(value))
@@ -415,6 +437,7 @@ class ConformanceRun:
         if self.absolute:
             self.set_tempcomp("Move", False)
             self.check_limit_moves()
+            field_checks.check_halt_during_move(self)
             self.restore_tempcomp()
             if start is not None:
                 self.move_to("Move - Restore position", start, expected=start, quiet=True)

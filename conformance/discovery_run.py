@@ -1,9 +1,11 @@
-"""Discovery and management diagnostics (ConformU's Discovery Diagnostics page).
+"""Discovery and management diagnostics (ConformU's Discovery Diagnostics page), and the setup pages.
 
 ConformU broadcasts; this run sends the discovery probe by unicast to the URL's host, so it only
-ever talks to the machine under test (``--broadcast`` probes the local network instead, for use
-in the field). Each reply is checked, then the three management calls of the Alpaca device it
-names: apiversions, description and configureddevices.
+ever talks to the machine under test, and then broadcasts it only on loopback, when the server is
+on this machine (``--broadcast`` also probes the whole local network, for use in the field). Each
+reply is checked, then the three management calls of the Alpaca device it names: apiversions,
+description and configureddevices. The responder's behaviour (discovery_field) and the HTML setup
+pages (setup_pages) are checked beyond what ConformU does.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
-from .client import DeviceUrl, ReplyFault, ServerUnreachable, Transport, TransportFailure, has_json_kind
+from . import discovery_field, setup_pages
+from .client import Deadline, DeviceUrl, OutOfTime, ReplyFault, ServerUnreachable, Transport, TransportFailure, has_json_kind
 from .options import CheckerOptions
 from .report import Report
 
@@ -26,26 +30,45 @@ DEVICE_TYPES = (
 )
 
 
-def run_discovery(url: DeviceUrl, options: CheckerOptions, report: Report) -> None:
-    DiscoveryRun(url, options, report).run()
+Replies = list[tuple[bytes, tuple[str, int]]]
+
+
+def run_discovery(url: DeviceUrl, options: CheckerOptions, report: Report, deadline: Deadline) -> None:
+    DiscoveryRun(url, options, report, deadline).run()
 
 
 class DiscoveryRun:
-    def __init__(self, url: DeviceUrl, options: CheckerOptions, report: Report) -> None:
+    def __init__(self, url: DeviceUrl, options: CheckerOptions, report: Report, deadline: Deadline) -> None:
         self.url = url
         self.options = options
+        self.deadline = deadline
         self.log = report.for_run(RUN)
 
     def run(self) -> None:
-        target = "255.255.255.255" if self.options.broadcast else self.url.host
-        replies = self.probe(target)
+        try:
+            self.run_checks()
+        except OutOfTime as exc:
+            self.log.error(
+                "Discovery",
+                f"The {self.options.total_timeout:g} s limit for the whole check ran out during {exc}; the rest of the "
+                "discovery run was not done. Raise the limit with --total-timeout",
+            )
+
+    def run_checks(self) -> None:
+        try:
+            family, _, _, _, sockaddr = socket.getaddrinfo(self.url.host, self.options.discovery_port, type=socket.SOCK_DGRAM)[0]
+        except OSError as exc:
+            self.log.error("Discovery", f"cannot resolve {self.url.host}: {exc}")
+            return
+        address = str(sockaddr[0])
+        replies = self.probe(address)
         if replies is None:
             return
         servers: list[tuple[str, int]] = []
         if not replies:
             self.log.info(
                 "Discovery",
-                f"There were no responses to the discovery probe sent to {target} port {self.options.discovery_port} "
+                f"There were no responses to the discovery probe sent to {address} port {self.options.discovery_port} "
                 f"within {self.options.discovery_duration:g} s; the management API is checked at the URL's port instead",
             )
             servers.append((self.url.host, self.url.port))
@@ -53,29 +76,48 @@ class DiscoveryRun:
             port = self.check_reply(data, sender)
             if port is not None and (sender[0], port) not in servers:
                 servers.append((sender[0], port))
+        target = discovery_field.broadcast_target(self, address, family)
+        if target is None:
+            self.log.info("Discovery - Broadcast", "Not checked: the server is on another machine; --broadcast probes the local network")
+        else:
+            heard = self.probe(target, broadcast=True)
+            if replies and heard is not None:
+                discovery_field.check_broadcast(self, address, target, heard)
+            for data, sender in (heard or []) if self.options.broadcast else []:
+                if not discovery_field.from_server_under_test(self, address, data, sender):
+                    port = self.check_reply(data, sender)
+                    if port is not None and (sender[0], port) not in servers:
+                        servers.append((sender[0], port))
         for host, port in servers:
             try:
                 self.check_management(host, port)
             except ServerUnreachable as exc:
                 self.log.error("Management", str(exc))
+        if replies:
+            discovery_field.check_garbage(self, address, family)
+            discovery_field.check_port_sharing(self, address, family)
+        setup_pages.check_setup_pages(self)
 
-    def probe(self, target: str) -> list[tuple[bytes, tuple[str, int]]] | None:
-        """Every reply that arrives within the discovery duration; None if the probe could not be sent."""
+    def probe(
+        self, target: str, *, broadcast: bool = False, until: Callable[[bytes, tuple[str, int]], bool] | None = None
+    ) -> Replies | None:
+        """The replies that arrive within the discovery duration (or until one satisfies ``until``); None if not sent."""
+        self.deadline.check(f"the discovery probe to {target}")
         try:
             family, _, _, _, address = socket.getaddrinfo(target, self.options.discovery_port, type=socket.SOCK_DGRAM)[0]
         except OSError as exc:
             self.log.error("Discovery", f"cannot resolve {target}: {exc}")
             return None
-        replies: list[tuple[bytes, tuple[str, int]]] = []
+        replies: Replies = []
         with socket.socket(family, socket.SOCK_DGRAM) as sock:
             try:
-                if self.options.broadcast:
+                if broadcast:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
                 sock.sendto(DISCOVERY_MESSAGE, address)
             except OSError as exc:
                 self.log.error("Discovery", f"cannot send the discovery probe to {target} port {self.options.discovery_port}: {exc}")
                 return None
-            deadline = time.monotonic() + self.options.discovery_duration
+            deadline = time.monotonic() + min(self.options.discovery_duration, max(self.deadline.remaining(), 0.0))
             while (remaining := deadline - time.monotonic()) > 0:
                 sock.settimeout(remaining)
                 try:
@@ -85,6 +127,8 @@ class DiscoveryRun:
                 except OSError:
                     break  # an ICMP "port unreachable": nothing listens on the discovery port
                 replies.append((data, (sender[0], sender[1])))
+                if until is not None and until(data, replies[-1][1]):
+                    break
         return replies
 
     def check_reply(self, data: bytes, sender: tuple[str, int]) -> int | None:
@@ -127,7 +171,7 @@ class DiscoveryRun:
     # --- the management API ---------------------------------------------------------------------
 
     def check_management(self, host: str, port: int) -> None:
-        transport = Transport(host, port, self.options.discovery_duration)
+        transport = Transport(host, port, self.options.discovery_duration, self.deadline)
         versions = self.fetch(transport, "Management apiversions", "/management/apiversions", list)
         if versions is not None:
             self.check_api_versions(versions)

@@ -7,15 +7,16 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class CheckerOptions:
-    timeout: float = 5.0  # every HTTP request (ConformU's connection-establish timeout)
+    timeout: float = 5.0  # the whole reply to every HTTP request (ConformU's connection-establish timeout)
     move_timeout: float = 60.0  # the longest wait for IsMoving to go false (ConformU FocuserTimeout)
     connect_timeout: float = 5.0  # the longest wait for Connecting to go false (ConnectDisconnectTimeout)
     discovery_port: int = 32227
     discovery_duration: float = 1.0  # how long replies are collected, and the management-call timeout
-    broadcast: bool = False  # probe 255.255.255.255 instead of the URL's host
+    broadcast: bool = False  # also probe 255.255.255.255, the whole local network
+    total_timeout: float = 180.0  # the whole check, all runs together; what is left undone is reported
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "move_timeout", "connect_timeout", "discovery_duration"):
+        for name in ("timeout", "move_timeout", "connect_timeout", "discovery_duration", "total_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name.replace('_', ' ')} must be a positive number of seconds, not {getattr(self, name)}")
         if not 0 < self.discovery_port < 65536:

@@ -5,6 +5,8 @@ mis-cased ID keys, bad ID values, bad parameter values and mis-cased parameter n
 judged on status, content type, exact JSON key casing, the ClientTransactionID echo and the
 ServerTransactionID. Strict mode is ConformU's stricter setting: bad IDs must give HTTP 400,
 ServerTransactionID must be 1 or more, and a GET reply must carry ``Value`` even with an error.
+Two checks go beyond ConformU: a ServerTransactionID given to two replies, and a null ErrorMessage
+on a successful reply (ConformU: information only), are issues.
 The device is changed as little as possible: a focuser is told to move to where it already is.
 """
 
@@ -12,13 +14,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .client import (
     INVALID_VALUE,
     NOT_IMPLEMENTED,
+    Deadline,
     DeviceUrl,
+    OutOfTime,
     Reply,
     ServerUnreachable,
     Transport,
@@ -126,29 +131,46 @@ class Judgement:
         return self.body is not None and self.error_number == 0
 
 
-def run_protocol(url: DeviceUrl, options: CheckerOptions, report: Report) -> None:
-    ProtocolRun(url, options, report).run()
+def run_protocol(url: DeviceUrl, options: CheckerOptions, report: Report, deadline: Deadline) -> None:
+    ProtocolRun(url, options, report, deadline).run()
 
 
 class ProtocolRun:
-    def __init__(self, url: DeviceUrl, options: CheckerOptions, report: Report) -> None:
+    def __init__(self, url: DeviceUrl, options: CheckerOptions, report: Report, deadline: Deadline) -> None:
         self.url = url
         self.options = options
-        self.transport = Transport(url.host, url.port, options.timeout)
+        self.transport = Transport(url.host, url.port, options.timeout, deadline)
         self.log = report.for_run(RUN)
         self.interface_version = 4
+        self.server_ids: dict[int, str] = {}  # each ServerTransactionID seen, and the request that got it
+        self.repeat_reported = False
 
     def run(self) -> None:
-        try:
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("connecting", self.connection_sequence),
+            ("the common members", self.test_common),
+            ("the focuser members", self.test_focuser),
+        ]
+        for index, (name, step) in enumerate(steps):
             try:
-                self.connection_sequence()
-                self.test_common()
-                self.test_focuser()
+                step()
             except Abandon:
-                pass
+                break
+            except ServerUnreachable as exc:
+                self.log.error("Protocol", str(exc))
+                return
+            except OutOfTime as exc:
+                undone = ", ".join(later for later, _ in steps[index:])
+                self.log.error(
+                    "Protocol",
+                    f"The {self.options.total_timeout:g} s limit for the whole check ran out during {exc} (checking {name}); "
+                    f"not finished: {undone}. Raise the limit with --total-timeout",
+                )
+                return
+        try:
             self.check("PUT Connected", Variant("Disconnect at the end", GOOD_IDS + (("Connected", "False"),), (200,)), "PUT", "connected")
-        except ServerUnreachable as exc:
-            self.log.error("Protocol", str(exc))
+        except (ServerUnreachable, OutOfTime) as exc:
+            self.log.error("Protocol", f"The final disconnect was not sent: {exc}")
 
     # --- sending and judging ---------------------------------------------------------------------
 
@@ -218,13 +240,35 @@ class ProtocolRun:
         if server_id == 0:
             shown = "missing" if "ServerTransactionID" not in body else "0"
             problems.append((Verdict.ISSUE, f"ServerTransactionID is {shown}; it must be 1 or more (start at 1 and count up)"))
+        else:
+            self.note_server_id(server_id, reply, problems)
         number = body.get("ErrorNumber", 0)
         message = body.get("ErrorMessage")
         judgement.error_number = number
-        if (number != 0 or message != "") and number != NOT_IMPLEMENTED:
+        if number == 0 and not isinstance(message, str):
+            shown = "null" if "ErrorMessage" in body else "missing"
+            problems.append((
+                Verdict.ISSUE,
+                f"ErrorMessage is {shown} on a successful reply; it must be the empty string \"\" (ConformU only gives "
+                "information, but clients that read JSON into typed fields fail on it)",
+            ))
+        elif (number != 0 or message != "") and number != NOT_IMPLEMENTED:
             shown_message = "null or missing" if message is None else repr(message)
             judgement.error_description = f"ErrorNumber {number} (0x{number:X}), ErrorMessage {shown_message}"
         return judgement
+
+    def note_server_id(self, server_id: int, reply: Reply, problems: list[tuple[Verdict, str]]) -> None:
+        """A ServerTransactionID must differ on every reply; the first one given twice is reported, once."""
+        first = self.server_ids.get(server_id)
+        if first is None:
+            self.server_ids[server_id] = reply.sent
+        elif not self.repeat_reported:
+            self.repeat_reported = True
+            problems.append((
+                Verdict.ISSUE,
+                f"ServerTransactionID {server_id} was already given to the reply to {first}; it must be different on every "
+                "reply (count up from 1), or clients cannot match replies in their logs (reported once per run)",
+            ))
 
     @staticmethod
     def typed_fields_readable(body: dict[str, Any], problems: list[tuple[Verdict, str]]) -> bool:

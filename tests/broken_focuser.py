@@ -1,9 +1,9 @@
 """A small fake Alpaca focuser with one switch per defect, to prove the conformance checker can fail.
 
 With every switch off it follows the Alpaca rules and must pass all three checker runs; each
-switch breaks exactly one rule that ConformU enforces. Standard library only (http.server and a
-UDP discovery responder), loopback only. Motion is a straight line in time, computed on demand,
-so there is no worker thread to manage.
+switch breaks exactly one rule that ConformU enforces, or that clients in the field depend on.
+Standard library only (http.server and a UDP discovery responder, in broken_discovery), loopback
+only. Motion is a straight line in time, computed on demand, so there is no worker thread to manage.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import socket
 import threading
 import time
 import urllib.parse
@@ -20,7 +19,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-NOT_IMPLEMENTED, INVALID_VALUE, NOT_CONNECTED = 0x400, 0x401, 0x407
+from broken_discovery import BrokenResponder
+
+NOT_IMPLEMENTED, INVALID_VALUE, NOT_CONNECTED, INVALID_OPERATION, ACTION_NOT_IMPLEMENTED = 0x400, 0x401, 0x407, 0x40B, 0x40C
+SETUP_PATHS = ("/setup", "/setup/v1/focuser/0/setup")
+SETUP_PAGE = b"<!DOCTYPE html>\n<html><head><title>Broken focuser</title></head><body>Nothing to set up.</body></html>\n"
+TRICKLE_INTERVAL = 0.5  # seconds between the bytes of a trickled reply
 DEVICE_PATH = re.compile(r"^/api/v1/focuser/(?P<number>\d+)/(?P<member>[a-z]+)$")
 MISCASED = {"Value": "value", "ClientTransactionID": "ClientTransactionId", "ServerTransactionID": "serverTransactionID",
             "ErrorNumber": "errorNumber", "ErrorMessage": "errorMessage"}
@@ -39,6 +43,20 @@ class Defects:
     server_transaction_zero: bool = False  # ServerTransactionID is always 0
     spaced_discovery_reply: bool = False  # {"AlpacaPort": N} with a space
     hangs: bool = False  # no HTTP request is ever answered
+    trickles: bool = False  # every reply is sent one byte every half second
+    halt_ignored: bool = False  # Halt answers OK, and the move goes on to its target
+    long_description: bool = False  # Description longer than the 64 characters of a FITS header
+    unknown_action_succeeds: bool = False  # an Action name the device does not have succeeds
+    interface_version_3: bool = False  # InterfaceVersion 3 although every IFocuserV4 member is served
+    null_error_message: bool = False  # ErrorMessage null instead of "" on success
+    connect_twice_fails: bool = False  # Connect while connected gives InvalidOperation
+    repeated_server_transaction: bool = False  # ServerTransactionID cycles through 1..5
+    relative_position: bool = False  # a relative focuser still answers Position
+    json_setup_pages: bool = False  # /setup and the device's setup page are served as JSON
+    answers_garbage: bool = False  # discovery answers every datagram, not only the probe
+    dies_after_garbage: bool = False  # discovery stops answering after a few bad datagrams
+    unicast_only: bool = False  # discovery hears probes sent to 127.0.0.1, not the broadcast
+    exclusive_port: bool = False  # discovery holds its port exclusively
 
 
 class BadRequest(Exception):
@@ -92,13 +110,8 @@ class BrokenFocuser:
         self._transactions = 0
         self._stopping = threading.Event()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._udp.bind(("127.0.0.1", 0))
-        self._udp.settimeout(0.1)
-        self._threads = [
-            threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True),
-            threading.Thread(target=self._answer_discovery, daemon=True),
-        ]
+        self._responder = BrokenResponder(defects, lambda: self.http_port)
+        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def http_port(self) -> int:
@@ -106,38 +119,23 @@ class BrokenFocuser:
 
     @property
     def discovery_port(self) -> int:
-        return self._udp.getsockname()[1]
+        return self._responder.port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/api/v1/focuser/0"
 
     def __enter__(self) -> BrokenFocuser:
-        for thread in self._threads:
-            thread.start()
+        self._thread.start()
+        self._responder.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stopping.set()
         self._http.shutdown()
         self._http.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._udp.close()
-
-    # --- discovery -------------------------------------------------------------------------------
-
-    def _answer_discovery(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                data, sender = self._udp.recvfrom(1024)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if b"alpacadiscovery1" in data:
-                separator = ": " if self.defects.spaced_discovery_reply else ":"
-                self._udp.sendto(f'{{"AlpacaPort"{separator}{self.http_port}}}'.encode(), sender)
+        self._thread.join(timeout=5)
+        self._responder.stop()
 
     # --- HTTP --------------------------------------------------------------------------------------
 
@@ -161,6 +159,12 @@ class BrokenFocuser:
             self._stopping.wait(30)
             return
         split = urllib.parse.urlsplit(handler.path)
+        if method == "GET" and split.path in SETUP_PATHS:
+            if self.defects.json_setup_pages:
+                self._send(handler, 200, "application/json", json.dumps({"Value": "Broken focuser setup"}).encode())
+            else:
+                self._send(handler, 200, "text/html; charset=utf-8", SETUP_PAGE)
+            return
         length = int(handler.headers.get("Content-Length") or 0)
         form = handler.rfile.read(length).decode() if method == "PUT" else ""
         params = urllib.parse.parse_qsl(split.query if method == "GET" else form, keep_blank_values=True)
@@ -172,12 +176,26 @@ class BrokenFocuser:
         self._send(handler, 200, "application/json", json.dumps(body).encode())
 
     def _send(self, handler: BaseHTTPRequestHandler, status: int, content_type: str, payload: bytes) -> None:
+        if self.defects.trickles:
+            self._trickle(handler, status, content_type, payload)
+            return
         handler.send_response(status)
         if not self.defects.no_content_type:
             handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(payload)))
         handler.end_headers()
         handler.wfile.write(payload)
+
+    def _trickle(self, handler: BaseHTTPRequestHandler, status: int, content_type: str, payload: bytes) -> None:
+        """The whole reply, status line first, one byte at a time: each read succeeds, the reply never ends."""
+        head = f"HTTP/1.1 {status} OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n\r\n"
+        for byte in head.encode() + payload:
+            try:
+                handler.wfile.write(bytes([byte]))
+            except OSError:
+                return  # the client gave up
+            if self._stopping.wait(TRICKLE_INTERVAL):
+                return
 
     def _answer(self, method: str, path: str, params: list[tuple[str, str]]) -> dict[str, Any]:
         def lookup(name: str) -> str | None:
@@ -210,12 +228,13 @@ class BrokenFocuser:
 
     def _envelope(self, transaction: int, value: Any, with_value: bool, error: tuple[int, str] = (0, "")) -> dict[str, Any]:
         self._transactions += 1
+        server_transaction = self._transactions % 5 + 1 if self.defects.repeated_server_transaction else self._transactions
         body: dict[str, Any] = {"Value": value} if with_value else {}
         body |= {
             "ClientTransactionID": transaction,
-            "ServerTransactionID": 0 if self.defects.server_transaction_zero else self._transactions,
+            "ServerTransactionID": 0 if self.defects.server_transaction_zero else server_transaction,
             "ErrorNumber": error[0],
-            "ErrorMessage": error[1],
+            "ErrorMessage": None if self.defects.null_error_message and error[0] == 0 else error[1],
         }
         if self.defects.miscased_keys:
             body = {MISCASED[key]: item for key, item in body.items()}
@@ -235,17 +254,18 @@ class BrokenFocuser:
     def _members(self) -> dict[tuple[str, str], Callable[[Callable[[str], str | None]], Any]]:
         constant = lambda value: lambda _: value  # noqa: E731
         return {
-            ("GET", "interfaceversion"): constant(4),
+            ("GET", "interfaceversion"): constant(3 if self.defects.interface_version_3 else 4),
             ("GET", "connected"): lambda _: self.connected,
             ("GET", "connecting"): constant(False),
             ("PUT", "connected"): lambda get: setattr(self, "connected", parse_bool(get, "Connected")),
-            ("PUT", "connect"): lambda _: setattr(self, "connected", True),
+            ("PUT", "connect"): lambda _: self._connect(),
             ("PUT", "disconnect"): lambda _: setattr(self, "connected", False),
-            ("GET", "description"): constant("A deliberately configurable test focuser"),
+            ("GET", "description"): constant(self._description()),
             ("GET", "driverinfo"): constant("Test fixture"),
             ("GET", "driverversion"): constant("1.0"),
             ("GET", "name"): constant("Broken focuser"),
             ("GET", "supportedactions"): constant([]),
+            ("PUT", "action"): self._action,
             ("GET", "devicestate"): lambda _: self._device_state(),
             ("GET", "absolute"): constant(self.absolute),
             ("GET", "ismoving"): lambda _: self._is_moving(),
@@ -261,11 +281,29 @@ class BrokenFocuser:
             ("PUT", "move"): self._move,
         }
 
+    def _description(self) -> str:
+        if self.defects.long_description:
+            return "A deliberately configurable test focuser, with a description far too long for a FITS header"
+        return "A deliberately configurable test focuser"
+
+    def _connect(self) -> None:
+        if self.connected and self.defects.connect_twice_fails:
+            raise AscomFault(INVALID_OPERATION, "the focuser is already connected")
+        self.connected = True
+
+    def _action(self, get: Callable[[str], str | None]) -> str:
+        name, parameters = get("Action"), get("Parameters")
+        if name is None or parameters is None:
+            raise BadRequest("Action and Parameters are both required")
+        if self.defects.unknown_action_succeeds:
+            return ""
+        raise AscomFault(ACTION_NOT_IMPLEMENTED, f"this focuser has no action {name!r}")
+
     def _is_moving(self) -> bool:
         return self.motion.moving(time.monotonic()) and not self.defects.is_moving_lies
 
     def _position(self) -> int:
-        if not self.absolute:
+        if not self.absolute and not self.defects.relative_position:
             raise AscomFault(NOT_IMPLEMENTED, "a relative focuser has no Position")
         return self.motion.position(time.monotonic())
 
@@ -288,6 +326,8 @@ class BrokenFocuser:
     def _halt(self) -> None:
         if not self.connected:
             raise AscomFault(NOT_CONNECTED, "not connected")
+        if self.defects.halt_ignored:
+            return
         here = self.motion.position(time.monotonic())
         self.motion = Motion(here, here)
 

@@ -20,7 +20,7 @@ def check(
     defects: Defects = Defects(),
     runs: tuple[str, ...] = RUNS,
     timeout: float = 5.0,
-    discovery_duration: float = 0.5,
+    discovery_duration: float = 0.25,
     **fixture: object,
 ) -> Report:
     with BrokenFocuser(defects, **fixture) as server:  # type: ignore[arg-type]
@@ -60,41 +60,66 @@ def test_a_correct_focuser_passes_every_run(fixture: dict[str, object], expected
 
 
 LIMIT_MOVES = ("Move - To 0", "Move - Below 0", "Move - To MidPoint", "Move - To MaxStep", "Move - Above MaxStep")
+QUICK = {"move_seconds": 0.02}  # for defects that have nothing to do with motion
 
-# Each defect: the runs to do, and the findings (run, test, words of the message) that must be failures.
-DEFECTS: dict[str, tuple[tuple[str, ...], list[tuple[str, str, str]]]] = {
+# Each defect: the runs to do, the findings (run, test, words of the message) that must be failures,
+# and the fixture's settings. A test of "" matches any test.
+DEFECTS: dict[str, tuple[tuple[str, ...], list[tuple[str, str, str]], dict[str, object]]] = {
     "miscased_keys": (
         ("conformance", "protocol"),
         [("protocol", "GET Description", "must be cased exactly"), ("conformance", "InterfaceVersion", "no 'Value' key")],
+        QUICK,
     ),
     "no_content_type": (
         ("conformance", "protocol"),
         [("conformance", "InterfaceVersion", "application/json"), ("protocol", "GET Name", "no Content-Type header")],
+        QUICK,
     ),
     "rejects_out_of_range": (
         ("conformance",),
         [("conformance", "Move - Below 0", "should fail gracefully"), ("conformance", "Move - Above MaxStep", "should fail gracefully")],
+        {},
     ),
-    "echoes_miscased_put_id": (("protocol",), [("protocol", "PUT Move", "expected ClientTransactionID 0 but received 67890")]),
-    "unknown_member_200": (("protocol",), [("protocol", "Bad URI", "Unknown member")]),
-    "is_moving_lies": (("conformance",), [("conformance", "Move - To MaxStep", "Move ended at")]),  # slow moves: see SLOW
-    "nonstandard_state_name": (("conformance",), [("conformance", "DeviceState", "non-operational property")]),
-    "server_transaction_zero": (("protocol",), [("protocol", "GET Position", "ServerTransactionID is 0")]),
-    "spaced_discovery_reply": (("discovery",), [("discovery", "Discovery reply", "white-space")]),
+    "echoes_miscased_put_id": (("protocol",), [("protocol", "PUT Move", "expected ClientTransactionID 0 but received 67890")], QUICK),
+    "unknown_member_200": (("protocol",), [("protocol", "Bad URI", "Unknown member")], QUICK),
+    # Moves long enough that the checker reads Position while the lying focuser is still far from
+    # the target, however loaded the machine; the checker does not wait for them, so they cost no time.
+    "is_moving_lies": (("conformance",), [("conformance", "Move - To MaxStep", "Move ended at")], {"move_seconds": 3.0}),
+    "nonstandard_state_name": (("conformance",), [("conformance", "DeviceState", "non-operational property")], QUICK),
+    "server_transaction_zero": (("protocol",), [("protocol", "GET Position", "ServerTransactionID is 0")], QUICK),
+    "spaced_discovery_reply": (("discovery",), [("discovery", "Discovery reply", "white-space")], {}),
+    "halt_ignored": (("conformance",), [("conformance", "Halt - During a move", "kept moving to its target")], {"move_seconds": 0.08}),
+    "long_description": (("conformance",), [("conformance", "Description", "more than 64")], QUICK),
+    "unknown_action_succeeds": (
+        ("conformance",), [("conformance", "Action - Unknown name", "must return ActionNotImplemented (0x40C)")], QUICK,
+    ),
+    "interface_version_3": (("conformance",), [("conformance", "InterfaceVersion - Members", "so report 4")], QUICK),
+    "null_error_message": (("protocol",), [("protocol", "GET Name", "ErrorMessage is null on a successful reply")], QUICK),
+    "connect_twice_fails": (
+        ("conformance",), [("conformance", "Connect - Already connected", "A second PUT connect while connected failed")], QUICK,
+    ),
+    "repeated_server_transaction": (("protocol",), [("protocol", "", "was already given to the reply to")], QUICK),
+    "relative_position": (
+        ("conformance",), [("conformance", "Position", "relative focuser but it didn't raise")], {**QUICK, "absolute": False},
+    ),
+    "json_setup_pages": (
+        ("discovery",),
+        [("discovery", "Setup page - Server", "must be an HTML page"), ("discovery", "Setup page - Device", "must be an HTML page")],
+        {},
+    ),
+    "answers_garbage": (("discovery",), [("discovery", "Discovery - Not a probe", "that are not the probe")], {}),
+    "dies_after_garbage": (("discovery",), [("discovery", "Discovery - After bad datagrams", "no longer answered")], {}),
+    "unicast_only": (("discovery",), [("discovery", "Discovery - Broadcast", "not the same probe broadcast to 127.255.255.255")], {}),
+    "exclusive_port": (("discovery",), [("discovery", "Discovery - Port sharing", "holds UDP port")], {}),
 }
-
-
-# Moves long enough that the checker reads Position while the lying focuser is still far from the
-# target, however loaded the machine; the checker does not wait for them, so they cost no time.
-SLOW = {"is_moving_lies": {"move_seconds": 3.0}}
 
 
 @pytest.mark.parametrize("defect", DEFECTS)
 def test_each_defect_is_reported_as_a_failure(defect: str) -> None:
-    runs, expected = DEFECTS[defect]
-    report = check(Defects(**{defect: True}), runs=runs, **SLOW.get(defect, {}))
+    runs, expected, fixture = DEFECTS[defect]
+    report = check(Defects(**{defect: True}), runs=runs, **fixture)  # type: ignore[arg-type]
     for run, test, words in expected:
-        found = [f for f in failures(report) if f.run == run and f.test == test and words in f.message]
+        found = [f for f in failures(report) if f.run == run and test in (f.test, "") and words in f.message]
         assert found, f"no {run} ISSUE or ERROR under {test!r} mentioning {words!r}; failures were:\n{describe(failures(report))}"
     assert report.exit_status == min(len(failures(report)), 255)
 
@@ -107,11 +132,20 @@ def test_a_move_that_blocks_until_done_is_reported() -> None:
 
 
 def test_a_hung_server_gives_errors_and_the_checker_finishes() -> None:
-    report = check(Defects(hangs=True), timeout=0.3, discovery_duration=0.3)
+    report = check(Defects(hangs=True), timeout=0.2, discovery_duration=0.2)
     for run in RUNS:
         errors = report.select(run, Verdict.ERROR)
         assert errors, f"the {run} run reported no error against a server that never answers"
-    assert any("no reply within the 0.3 s request timeout" in f.message for f in report.select(verdict=Verdict.ERROR))
+    assert any("no complete reply within the 0.2 s request timeout" in f.message for f in report.select(verdict=Verdict.ERROR))
+
+
+def test_a_server_that_trickles_its_replies_is_an_error_naming_the_member() -> None:
+    """One byte every half second satisfies every read's timeout; only a deadline on the whole reply ends it."""
+    report = check(Defects(trickles=True), runs=("conformance",), timeout=0.7)
+    errors = report.select("conformance", Verdict.ERROR)
+    assert any(
+        "GET /api/v1/focuser/0/interfaceversion: no complete reply within the 0.7 s request timeout" in f.message for f in errors
+    ), describe(errors)
 
 
 def test_no_discovery_reply_is_information_and_management_is_checked_at_the_url_port() -> None:
@@ -120,7 +154,7 @@ def test_no_discovery_reply_is_information_and_management_is_checked_at_the_url_
         report = run_all(server.url, ("discovery",), CheckerOptions(discovery_port=silent_port, discovery_duration=0.3))
     assert [f.test for f in report.select("discovery", Verdict.INFO)] == ["Discovery"]
     assert {f.test for f in report.select("discovery", Verdict.OK)} == {
-        "Management apiversions", "Management description", "Management devices"
+        "Management apiversions", "Management description", "Management devices", "Setup page - Server", "Setup page - Device"
     }
 
 
@@ -142,12 +176,27 @@ def test_the_command_exits_with_errors_plus_issues() -> None:
 
 def test_the_command_exits_0_for_a_correct_focuser_and_prints_one_line_per_check() -> None:
     with BrokenFocuser() as server:
-        result = run_command(server.url, "--run", "discovery", "--discovery-port", str(server.discovery_port))
+        result = run_command(
+            server.url, "--run", "discovery", "--discovery-port", str(server.discovery_port), "--discovery-duration", "0.25"
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("discovery ")]
     assert lines and all(any(f" {v.value} " in line for v in Verdict) for line in lines), result.stdout
     assert any(" OK " in line and "Management apiversions" in line for line in lines)
     assert "PASSED" in result.stdout
+
+
+def test_the_whole_check_stops_at_its_time_limit_and_says_what_it_left_undone() -> None:
+    """The conformance run gives up at its first failed request; the protocol run goes on until the limit."""
+    with BrokenFocuser(Defects(trickles=True)) as server:
+        result = run_command(server.url, "--timeout", "0.6", "--total-timeout", "1.5", "--discovery-port", str(server.discovery_port))
+    assert result.returncode > 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(
+        line.startswith("protocol ") and " ERROR " in line and "The 1.5 s limit for the whole check ran out during PUT" in line
+        and "not finished: connecting, the common members, the focuser members" in line for line in lines
+    ), result.stdout
+    assert any(line.startswith("discovery ") and "Not started" in line and " ERROR " in line for line in lines), result.stdout
 
 
 def test_the_command_explains_a_bad_url() -> None:
