@@ -24,7 +24,7 @@ from .interface import FocuserState
 from .jobs import CalibrationJob, Job, JogJob, MoveJob
 from .machine import Machine, Orders, Phase
 from .positions import PositionMap, plan_legs
-from .presets import SettingsStore
+from .presets import LINE_SETTINGS, SettingsStore
 from .snapshot import compose, view_of
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class CelestronFocuser:
             self._post()
         self._ensure_worker()
         if not self._threaded:
-            self._pump(waiter.done.done, CONNECT_WAIT_S)
+            self.run_until(waiter.done.done, CONNECT_WAIT_S)
         try:
             waiter.done.result(timeout=CONNECT_WAIT_S)
         except FutureTimeout:
@@ -226,7 +226,7 @@ class CelestronFocuser:
 
     def _await(self, condition: Callable[[], bool], limit_s: float) -> bool:
         if not self._threaded:
-            return self._pump(condition, limit_s)
+            return self.run_until(condition, limit_s)
         with self._cond:
             return self._cond.wait_for(condition, limit_s)
 
@@ -299,7 +299,7 @@ class CelestronFocuser:
                 self._refuse_while_moving(self._state, "Changing reverse")
             new = self._store.change(**changes)
             self._post()
-        if (old.port, old.baud) != (new.port, new.baud) and self._orders.wanted:
+        if any(getattr(old, key) != getattr(new, key) for key in LINE_SETTINGS) and self._orders.wanted:
             log.info("The port of %s changed from %s to %s: reconnecting", new.name, old.port, new.port)
             self.disconnect()
             self.connect()
@@ -354,7 +354,7 @@ class CelestronFocuser:
         orders = self._orders
         return orders.job is not None or orders.stop is not None or orders.wanted != self._machine.wanted
 
-    def _pump(self, until: Callable[[], bool], limit_s: float) -> bool:
+    def run_until(self, until: Callable[[], bool], limit_s: float) -> bool:
         """Without a worker thread (tests on a fake clock): step until ``until`` or the time limit."""
         deadline = self._clock.monotonic() + limit_s
         while not until():

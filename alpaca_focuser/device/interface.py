@@ -94,9 +94,10 @@ class Focuser(Protocol):
         """Change and save the direction mapping; refused while the focuser moves."""
 
     def configure(self, **changes: object) -> None:
-        """Save and apply user settings (name, port, baud, reverse, backlash_steps,
-        backlash_direction, settle_ms, step_size_um), values already validated; a new port or
-        baud reconnects. Raises DriverError when saving fails (then nothing changes)."""
+        """Save and apply user settings (port, baud, route, source, rtscts, name, reverse,
+        backlash_steps, backlash_direction, settle_ms, step_size_um), values already validated; a
+        change of port, baud, route, source or rtscts reconnects. Raises DriverError when saving
+        fails (then nothing changes)."""
 
     def presets(self) -> list[Preset]: ...
 

@@ -368,7 +368,8 @@ class Machine:
     def _open(self) -> None:
         """Open the port; a pending stop goes out first, then the focuser is read."""
         settings = self.settings
-        link = self._opener(Route(settings.port, settings.baud, settings.reply_timeout_s))
+        route = Route(settings.port, settings.baud, settings.reply_timeout_s, settings.route, settings.source, settings.rtscts)
+        link = self._opener(route)
         self.link = link
         try:
             if self.stop_reason is not None:

@@ -20,7 +20,8 @@ from .positions import PositionMap
 
 SAVE_FAILED = 1  # driver error 0x501
 
-CONFIGURABLE = ("name", "port", "baud", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um")
+LINE_SETTINGS = ("port", "baud", "route", "source", "rtscts")  # a change of any of these reconnects
+CONFIGURABLE = (*LINE_SETTINGS, "name", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um")
 
 
 class SettingsStore:
