@@ -22,6 +22,7 @@ COMMANDS = {
     "init": ("alpaca_focuser.cli.init", "write the commented configuration template where the server finds it"),
     "service": ("alpaca_focuser.cli.service", "start the server at boot (systemd), or stop doing so"),
     "udev": ("alpaca_focuser.cli.udev", "give the focuser the stable port name /dev/celestron_focuser"),
+    "doctor": ("alpaca_focuser.cli.doctor", "check the configuration, the focuser's port and the network, and say what to fix"),
 }
 
 
