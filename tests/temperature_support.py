@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import threading
 import time
 import urllib.parse
@@ -15,6 +16,13 @@ from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from server_support import RunningServer, running_server, sim_port
+
+from alpaca_focuser.config import ConfigFile
+from alpaca_focuser.temperature.assembly import focus_log_path
+
+UNIQUE_ID = "5d2c8f0e-3b7a-4c1e-9f00-123456789abc"
+SLOPE = -37.0  # steps per °C in the synthetic focus log
 SENSOR = "28-0123456789ab"
 OTHER_SENSOR = "28-00000a1b2c3d"
 
@@ -97,3 +105,43 @@ def write_temperature(path: Path, celsius: float, age_s: float = 0.0) -> None:
     if age_s:
         when = time.time() - age_s
         os.utime(path, (when, when))
+
+
+@dataclass
+class Setup:
+    running: RunningServer
+    config: Path
+    log: Path
+    temperature: Path
+
+
+def write_log(path: Path, count: int = 24) -> None:
+    """A focus log of ``count`` nights from 2 to 16 °C along SLOPE, with one outlier (point 6)."""
+    rng = random.Random(3)
+    lines = []
+    for index in range(count):
+        celsius = 2.0 + 14.0 * index / (count - 1)
+        position = round(22000 + SLOPE * celsius + rng.gauss(0, 3)) + (700 if index == 5 else 0)  # a filter offset
+        lines.append(json.dumps({"id": index + 1, "time": 1.7e9 + 86400 * index, "celsius": round(celsius, 2), "position": position}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+@contextmanager
+def configured_server(folder: Path, stale_s: float = 120) -> Iterator[Setup]:
+    """The server started from a configuration file in ``folder``: one simulated focuser with a
+    temperature file at 9.25 °C and no coefficient, and a focus log of 24 points beside it."""
+    temperature = folder / "temperature"
+    write_temperature(temperature, 9.25)
+    port, _ = sim_port(200)
+    config = folder / "config.toml"
+    config.write_text(
+        '# my observatory\n[server]\nname = "Test"\n\n[[focuser]]\n'
+        f'port = "{port}"\nunique_id = "{UNIQUE_ID}"\n'
+        "# the file my weather script writes\n"
+        f'temperature = "file:{temperature}"\ntemperature_average_s = 0.1\ntemperature_stale_s = {stale_s}\n'
+    )
+    log = focus_log_path(folder, UNIQUE_ID)
+    write_log(log)
+    config_file = ConfigFile.load(config)
+    with running_server(config_file.settings.focusers, config_file=config_file) as running:
+        yield Setup(running, config, log, temperature)

@@ -5,67 +5,30 @@ clearing and dropping points), through the real server and a configuration file.
 from __future__ import annotations
 
 import json
-import random
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from server_support import RunningServer, running_server, sim_port
-from temperature_support import weather_station, write_temperature
+from temperature_support import SLOPE, Setup, configured_server, weather_station, write_temperature
 
 from alpaca_focuser.config import ConfigFile
 from alpaca_focuser.settings import FocuserSettings
-from alpaca_focuser.temperature.assembly import focus_log_path
 
 NOT_IMPLEMENTED = 0x400
 INVALID_VALUE = 0x401
 INVALID_OPERATION = 0x40B
 ACTION_NOT_IMPLEMENTED = 0x40C
 TEMPERATURE_ACTIONS = {"TemperatureStatus", "TemperatureLog", "TemperatureFit", "TemperatureApply", "TemperatureClearLog", "TemperatureDropPoints"}
-UNIQUE_ID = "5d2c8f0e-3b7a-4c1e-9f00-123456789abc"
-SLOPE = -37.0  # steps per °C in the synthetic focus log
-
-
-@dataclass
-class Setup:
-    running: RunningServer
-    config: Path
-    log: Path
-    temperature: Path
-
-
-def write_log(path: Path, count: int = 24) -> None:
-    rng = random.Random(3)
-    lines = []
-    for index in range(count):
-        celsius = 2.0 + 14.0 * index / (count - 1)
-        position = round(22000 + SLOPE * celsius + rng.gauss(0, 3)) + (700 if index == 5 else 0)  # one filter-offset outlier
-        lines.append(json.dumps({"id": index + 1, "time": 1.7e9 + 86400 * index, "celsius": round(celsius, 2), "position": position}))
-    path.write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture
 def setup(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Setup]:
-    stale_s = getattr(request, "param", 120)
-    temperature = tmp_path / "temperature"
-    write_temperature(temperature, 9.25)
-    port, _ = sim_port(200)
-    config = tmp_path / "config.toml"
-    config.write_text(
-        "# my observatory\n[server]\nname = \"Test\"\n\n[[focuser]]\n"
-        f'port = "{port}"\nunique_id = "{UNIQUE_ID}"\n'
-        "# the file my weather script writes\n"
-        f'temperature = "file:{temperature}"\ntemperature_average_s = 0.1\ntemperature_stale_s = {stale_s}\n'
-    )
-    log = focus_log_path(tmp_path, UNIQUE_ID)
-    write_log(log)
-    config_file = ConfigFile.load(config)
-    with running_server(config_file.settings.focusers, config_file=config_file) as running:
-        yield Setup(running, config, log, temperature)
+    with configured_server(tmp_path, stale_s=getattr(request, "param", 120)) as running:
+        yield running
 
 
 def get(running: RunningServer, member: str) -> dict[str, Any]:
