@@ -17,12 +17,16 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..device import Focuser
 from ..errors import ActionNotImplemented, InvalidValue, NotConnected
 from ..settings import Direction, Preset
+from . import settings_actions
 from .protocol import ClientJsonRefused, decode_client_json, whole_number
+
+if TYPE_CHECKING:
+    from ..temperature.service import TemperatureService
 
 PRESET_NAME_MAX = 200  # the configuration file refuses longer names
 
@@ -280,25 +284,91 @@ ACTIONS: tuple[Action, ...] = (
     Action("GetReverse", _no_parameters, lambda device, _: {"reverse": device.reverse}, NONE, False),
     Action("SetReverse", _reverse_flag, _set_reverse, 'true, false or {"reverse": true}', False),
     Action("FocuserInfo", _no_parameters, _focuser_info, NONE, False),
+    Action("Ports", _no_parameters, lambda device, _: settings_actions.ports(device), NONE, False),
+    Action("Settings", _no_parameters, lambda device, _: settings_actions.settings_now(device), NONE, False),
+    Action("SetSettings", settings_actions.parse_changes, settings_actions.set_settings,
+           '{"port": "/dev/ttyACM0", "backlash_steps": 120} with any of name, port, baud, reverse, backlash_steps, backlash_direction, settle_ms, step_size_um (baud and step_size_um may be null: the usual baud rate, an unknown step size)', False),
+)
+
+
+
+@dataclass(frozen=True)
+class TemperatureAction:
+    """An action on the focuser's temperature service, offered only when it has a temperature source."""
+
+    name: str
+    parse: Callable[[Any], Any]
+    run: Callable[[TemperatureService, Any], Any]
+    usage: str
+
+
+def _coefficient(value: Any) -> float | None:
+    """None (use the fit) or a coefficient in steps per °C, plain or as {"steps_per_c": x}."""
+    if value is None or value == {}:
+        return None
+    value = _one_value(value, "steps_per_c")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise _BadParameters(f"the coefficient must be a number of steps per °C, not {_show(value)}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _BadParameters(f"the coefficient must be a number of steps per °C, not {_show(value)}")
+    return float(value)
+
+
+def _point_ids(value: Any) -> list[int]:
+    if isinstance(value, dict):
+        value = _one_value(value, "ids")
+    items = value if isinstance(value, list) else [value]
+    if not items or value is None:
+        raise _BadParameters("give the ids of the points to drop")
+    return [_whole_number(item, "a point id") for item in items]
+
+
+TEMPERATURE_ACTIONS: tuple[TemperatureAction, ...] = (
+    TemperatureAction("TemperatureStatus", _no_parameters, lambda service, _: service.status(), NONE),
+    TemperatureAction("TemperatureLog", _no_parameters, lambda service, _: service.log_points(), NONE),
+    TemperatureAction("TemperatureFit", _no_parameters, lambda service, _: service.fit().as_dict(), NONE),
+    TemperatureAction("TemperatureApply", _coefficient, lambda service, value: service.apply(value),
+                      'none to use the fitted coefficient, or steps per °C like 25.5 or {"steps_per_c": 25.5}; it is saved in the configuration'),
+    TemperatureAction("TemperatureClearLog", _no_parameters, lambda service, _: service.clear_log(), NONE),
+    TemperatureAction("TemperatureDropPoints", _point_ids, lambda service, ids: service.drop_points(ids),
+                      'point ids from TemperatureLog, like 7, [7, 9] or {"ids": [7, 9]}'),
 )
 
 _BY_NAME: dict[str, Action] = {action.name.lower(): action for action in ACTIONS}
+_TEMPERATURE_BY_NAME: dict[str, TemperatureAction] = {action.name.lower(): action for action in TEMPERATURE_ACTIONS}
 SUPPORTED_ACTIONS: list[str] = [action.name for action in ACTIONS]
 
 
-def run_action(device: Focuser, name: str, parameters: list[str]) -> str:
+def supported_actions(has_temperature: bool) -> list[str]:
+    return SUPPORTED_ACTIONS + [action.name for action in TEMPERATURE_ACTIONS] if has_temperature else list(SUPPORTED_ACTIONS)
+
+
+def _argument(name: str, parse: Callable[[Any], Any], usage: str, parameters: list[str]) -> Any:
+    if len(parameters) > 1:
+        raise InvalidValue(f"{name}: Parameters was sent {len(parameters)} times; send it once. Expected Parameters: {usage}.")
+    try:
+        return parse(_decode(parameters[0]) if parameters else None)
+    except _BadParameters as exc:
+        raise InvalidValue(f"{name}: {exc}. Expected Parameters: {usage}.") from None
+
+
+def run_action(device: Focuser, name: str, parameters: list[str], temperature: TemperatureService | None = None) -> str:
     """Run the action ``name`` with every value of the ``Parameters`` field; returns JSON text."""
+    special = _TEMPERATURE_BY_NAME.get(name.strip().lower())
+    if special is not None:
+        if temperature is None:
+            raise ActionNotImplemented(
+                f"{special.name} needs a temperature source, and {device.name} has none: set temperature for this focuser in the configuration file."
+            )
+        return json.dumps(special.run(temperature, _argument(special.name, special.parse, special.usage, parameters)))
     action = _BY_NAME.get(name.strip().lower())
     if action is None:
-        raise ActionNotImplemented(f"{device.name} has no action {name!r}. Its actions are: {', '.join(SUPPORTED_ACTIONS)}.")
-    if len(parameters) > 1:
-        raise InvalidValue(
-            f"{action.name}: Parameters was sent {len(parameters)} times; send it once. Expected Parameters: {action.usage}."
-        )
-    try:
-        argument = action.parse(_decode(parameters[0]) if parameters else None)
-    except _BadParameters as exc:
-        raise InvalidValue(f"{action.name}: {exc}. Expected Parameters: {action.usage}.") from None
+        known = ", ".join(supported_actions(temperature is not None))
+        raise ActionNotImplemented(f"{device.name} has no action {name!r}. Its actions are: {known}.")
+    argument = _argument(action.name, action.parse, action.usage, parameters)
     state = device.state
     if action.needs_focuser and not state.connected:
         reason = f" ({state.last_error})" if state.last_error else ""
