@@ -10,6 +10,7 @@ in flight finish, then stop polling and close the ports.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import logging
 import socket
@@ -128,7 +129,7 @@ class AlpacaServer:
             settings.unique_id = _machine_unique_id(index, settings)
         if self.config_file is None and self.new_config is None:
             return CelestronFocuser(settings)  # embedded without a file: the caller chose memory only
-        return CelestronFocuser(settings, save=lambda fs, i=index: self._save_focuser(i, fs))
+        return CelestronFocuser(settings, save=functools.partial(self._save_focuser, index))
 
     def _save_focuser(self, index: int, focuser: FocuserSettings) -> None:
         """Save a setting a client changed; without a file, create one in the usual place first,

@@ -70,18 +70,25 @@ def load_settings(args: argparse.Namespace) -> tuple[Settings, ConfigFile | None
     return config_file.settings, config_file
 
 
+class _Keeper(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @contextmanager
 def _held_back(logger: logging.Logger) -> Iterator[list[logging.LogRecord]]:
     """Keep what loading the file logs (a new UniqueID saved in it) until the line that names the
     file is out, so that line comes first; a file that fails to load logs nothing but its error."""
-    held: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = held.append  # type: ignore[method-assign]
+    handler = _Keeper()
     propagate = logger.propagate
     logger.addHandler(handler)
     logger.propagate = False
     try:
-        yield held
+        yield handler.records
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
