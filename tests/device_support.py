@@ -106,10 +106,22 @@ class Bench:
     """One focuser on an in-memory motor, on a fake clock, with no worker thread."""
 
     focuser: CelestronFocuser
-    motor: FocusMotor
+    motors: list[FocusMotor]  # every motor put behind the port, the one there now last
     clock: FakeClock
     sent: list[Packet]  # every frame the focuser sent, in order
-    plug: Callable[[FocusMotor], None]  # put another motor behind the port (after an unplug)
+
+    @property
+    def motor(self) -> FocusMotor:
+        """The motor the focuser started with."""
+        return self.motors[0]
+
+    @property
+    def current(self) -> FocusMotor:
+        return self.motors[-1]
+
+    def plug(self, motor: FocusMotor) -> None:
+        """Put another motor behind the port (after an unplug): the next open reaches it."""
+        self.motors.append(motor)
 
     def run_until(self, condition: Callable[[], object], seconds: float = 60.0, what: str = "the condition") -> None:
         if not self.focuser.run_until(lambda: bool(condition()), seconds):
@@ -139,7 +151,7 @@ def make_bench(save: Callable[[FocuserSettings], None] | None = None, connect: b
         clock=clock,
         threaded=False,
     )
-    bench = Bench(focuser, motors[0], clock, sent, motors.append)
+    bench = Bench(focuser, motors, clock, sent)
     if connect:
         focuser.connect()
     return bench

@@ -395,7 +395,7 @@ class Machine:
         if was_lost:
             self.reconnects += 1
             log.info("Reconnected to the focuser on %s", self.link.url if self.link else self.settings.port)
-            if identity != self.identity:
+            if not self._same_focuser(identity):
                 self._not_the_same(identity)
         else:
             log.info("Connected to the focuser on %s (firmware %s)", self.link.url if self.link else self.settings.port, self.firmware)
@@ -432,6 +432,14 @@ class Machine:
         log.warning("%s", self.last_error)
         if self.job is not None:
             self.stop_reason = self.stop_reason or "a different focuser answered after reconnecting"
+
+    def _same_focuser(self, found: Identity) -> bool:
+        """A calibration under way changes the limits by itself: then only the firmware must match."""
+        if self.identity is None:
+            return False
+        if isinstance(self.job, CalibrationJob):
+            return found.firmware == self.identity.firmware
+        return found == self.identity
 
     def _identity(self) -> Identity:
         return Identity(self.firmware, self.limits.low, self.limits.high, self.calibrated)

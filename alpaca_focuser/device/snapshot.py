@@ -77,7 +77,7 @@ def compose(view: View, reverse: bool, orders: Orders) -> FocuserState:
     if job is not None:
         job_kind, target = job.kind, job.target
     connected = view.connected
-    moving = connected and (view.moving or job is not None or orders.stop is not None)
+    moving = view.moving or connected and (job is not None or orders.stop is not None)
     return FocuserState(
         connected=connected,
         link_ok=view.link_ok,
