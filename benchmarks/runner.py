@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "7": ("footprint", "memory and start time"),
     "8": ("discovery_reply", "discovery reply time"),
     "9": ("mount_traffic", "frames the server adds to a mount's AUX bus, idle and moving"),
+    "10": ("abuse", "oversized bodies and idle connections: memory and another client's reply time"),
 }
 
 
