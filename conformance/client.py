@@ -253,6 +253,8 @@ class ReplyFault(Exception):
     """A reply the ASCOM client cannot use: wrong status, wrong content type, broken JSON, wrong keys."""
 
 
+CALL_FAILURES = (AscomError, ReplyFault, TransportFailure)  # what a client call can fail with, short of the run ending
+
 JSON_KINDS: dict[type, str] = {bool: "a JSON boolean", int: "a JSON integer", float: "a JSON number", str: "a JSON string", list: "a JSON array"}
 
 

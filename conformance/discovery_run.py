@@ -155,12 +155,12 @@ class DiscoveryRun:
         except ValueError as exc:
             self.log.issue(test, f"{head} is not valid JSON ({exc})")
             return None
-        port = body.get("AlpacaPort") if isinstance(body, dict) else None
+        port: Any = body.get("AlpacaPort") if isinstance(body, dict) else None
         if has_json_kind(port, int) and 0 < port < 65536:
             self.log.ok(test, f"{head} names the Alpaca port {port}")
             if sender[0] == self.url.host and port != self.url.port:
                 self.log.info(test, f"{head} names port {port}, not the port {self.url.port} of the URL under test")
-            return port
+            return int(port)
         self.log.issue(test, f"{head}: reading it with case-sensitive keys gives no AlpacaPort between 1 and 65535")
         if isinstance(body, dict):
             for key, value in body.items():
@@ -248,7 +248,8 @@ class DiscoveryRun:
                 continue
             shown = json.dumps(device)
             problems = []
-            device_type, number = device.get("DeviceType"), device.get("DeviceNumber")
+            device_type: Any = device.get("DeviceType")
+            number: Any = device.get("DeviceNumber")
             if not (isinstance(device_type, str) and device_type.lower() in known):
                 problems.append(f"DeviceType {json.dumps(device_type)} is not an ASCOM device type ({', '.join(DEVICE_TYPES)})")
             if not (has_json_kind(number, int) and number >= 0):

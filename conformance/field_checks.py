@@ -10,19 +10,19 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .client import NOT_IMPLEMENTED, AscomError, ReplyFault, TransportFailure
+from .client import CALL_FAILURES, NOT_IMPLEMENTED, AscomError, ReplyFault, TransportFailure
+from .options import MOVE_TOLERANCE
 
 if TYPE_CHECKING:
     from .conformance_run import ConformanceRun
+    from .move_checks import MoveChecks
 
 ACTION_NOT_IMPLEMENTED = 0x40C
-CALL_FAILURES = (AscomError, ReplyFault, TransportFailure)
 DESCRIPTION_LIMIT = 64  # characters: a FITS header card's value (IFocuserV3 Description remarks)
 UNKNOWN_ACTION = "ConformanceCheckNoSuchAction"
 HALT_ATTEMPTS = 3  # a very fast focuser may finish a move before Halt arrives; three in a row cannot all do so
 HALT_WAIT = 10.0  # seconds for IsMoving to go false after Halt (ConformU's protocol run waits as long)
 SETTLE = 0.25  # seconds a halted focuser must then stay put
-MOVE_TOLERANCE = 2
 
 
 def check_description_length(run: ConformanceRun, description: str) -> bool:
@@ -113,7 +113,7 @@ def check_version_matches_members(run: ConformanceRun) -> None:
         run.log.ok(test, f"InterfaceVersion {run.interface_version}, and the IFocuserV4 members are not served")
 
 
-def check_halt_during_move(run: ConformanceRun) -> None:
+def check_halt_during_move(run: MoveChecks) -> None:
     """Halt sent right after a long Move started must stop the focuser short of the target, and keep it still."""
     test = "Halt - During a move"
     if not run.absolute or run.max_step is None or run.max_step < 10 * MOVE_TOLERANCE:
@@ -130,6 +130,9 @@ def check_halt_during_move(run: ConformanceRun) -> None:
                 run.log.issue(test, f"IsMoving was still true {HALT_WAIT:g} s after Halt, sent during a move from {start} to {target}: Halt must stop the focuser")
                 return
             stopped = run.client.get("position", int)
+            if abs(stopped - target) <= MOVE_TOLERANCE:
+                ends.append(f"{start} to {target}")
+                continue
             time.sleep(SETTLE)
             later = run.client.get("position", int)
             if later != stopped:
@@ -138,11 +141,9 @@ def check_halt_during_move(run: ConformanceRun) -> None:
                     f"The focuser kept moving after Halt: IsMoving read false at Position {stopped}, and {SETTLE:g} s later "
                     f"Position was {later} (the move was from {start} to {target})",
                 )
-                return
-            if abs(stopped - target) > MOVE_TOLERANCE:
+            else:
                 run.log.ok(test, f"Halt stopped a move from {start} to {target} at {stopped}; IsMoving read false after {waited:.2f} s")
-                return
-            ends.append(f"{start} to {target}")
+            return
     except CALL_FAILURES as exc:
         run.report_failure(test, exc)
         return

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# ConformU's fixed limits (Globals, FocuserTester), not options of its command line.
+FAST = 0.1  # seconds: the best-practice target for property reads
+STANDARD = 1.0  # seconds: the target for methods; for Move it is a hard limit
+MOVE_TOLERANCE = 2  # steps a move may end from its target (FocuserMoveTolerance)
+
 
 @dataclass(frozen=True)
 class CheckerOptions:
