@@ -125,6 +125,15 @@ def test_a_bad_goto_shows_the_server_message_next_to_the_move_controls(desktop_p
         assert not get(running, "ismoving")
 
 
+def test_a_server_that_goes_away_is_shown_as_unreachable(desktop_page):
+    page = desktop_page
+    with focuser_server(time_scale=50) as running:
+        open_control(page, running)
+        running.server.stop()
+        expect(page.locator("#status")).to_have_text("server unreachable")
+        expect(page.locator("#banner")).to_contain_text("cannot be reached")
+
+
 def test_jog_runs_while_held_and_stops_on_release(desktop_page):
     page = desktop_page
     with focuser_server(time_scale=50, jog_timeout_s=30.0) as running:  # only the release can stop it

@@ -18,8 +18,11 @@ import pytest
 import requests
 from browser_support import DESKTOP, PHONE, launched_browser, opened_page
 from conftest import wait_for
+from server_support import running_server, sim_port
 from sim_support import running_pty_simulator
 from test_actions import saved_focuser, server_from_config, write_config
+
+from alpaca_focuser.settings import FocuserSettings
 
 try:
     from playwright.sync_api import expect
@@ -123,6 +126,22 @@ def test_the_port_list_shows_the_pty_and_a_new_port_reconnects(page, tmp_path):
             wait_for(lambda: action(server.url, "FocuserInfo")["raw_position"] == second_motor.position, 10, "a position read from the new port")
             expect(page.locator("#connection-state")).to_contain_text(second_path)
         assert saved_focuser(config_path)["port"] == second_path
+
+
+def test_a_focuser_on_a_wrong_port_is_connected_by_picking_another(page):
+    with running_server([FocuserSettings(name="Wrong Port", port="/dev/ttyNO-SUCH-PORT")], wait_connected=False) as running:
+        page.goto(f"{running.url}/setup/v1/focuser/0/setup")
+        expect(page.locator("#connection-state")).to_contain_text("Last failure")
+        expect(page.locator("#connection-state")).to_contain_text("/dev/ttyNO-SUCH-PORT")
+        url, _ = sim_port(50)
+        page.select_option("#field-port", "")
+        page.fill("#field-port-other", url)
+        page.click("#settings-form button[type=submit]")
+        expect(page.locator("#saved")).to_have_text("Saved.")
+        page.click("#connect")
+        wait_for(lambda: action(running.url, "FocuserInfo")["connected"], 15, "the focuser to connect on the new port")
+        expect(page.locator("#connection-state")).to_contain_text(f"Connected on {url}")
+        running.motor_names[0] = url[len("sim://") :].split("?")[0]  # removed from the simulators at the end
 
 
 def controls_off_screen(page: Any) -> list[str]:

@@ -13,6 +13,9 @@
     + "the motor's mounting plate does not rub on the telescope; the cables are firm and the mount has power. "
     + "Then start the calibration again.";
 
+  const UNCALIBRATED_JOG = "This server does not move an uncalibrated focuser, even by jogging. "
+    + "Bring it to about the middle with the hand controller's focus buttons, or start from where it is "
+    + "if it is not near either end.";
   const $ = (id) => document.getElementById(id);
   const number = Alpaca.deviceNumber();
   const view = {
@@ -307,7 +310,8 @@
     jogQueue = jogQueue.then(() => Alpaca.action("Jog", rate, { keepalive })).then(
       () => Alpaca.showError(errorId, null),
       (error) => {
-        Alpaca.showError(errorId, error);
+        const uncalibrated = errorId === "cal-error" && error.number === 0x40b && view.info && !view.info.calibrated;
+        Alpaca.showError(errorId, uncalibrated ? new Error(UNCALIBRATED_JOG) : error);
         if (rate !== 0 && error instanceof Alpaca.ServerError) stopJog(false);
       },
     );

@@ -88,9 +88,13 @@
   });
   select.addEventListener("change", showOther);
 
+  let wasConnected = null;
+
   async function refreshConnection() {
     try {
       const info = await Alpaca.action("FocuserInfo");
+      if (wasConnected !== null && info.connected !== wasConnected) loadPorts(); // mark the port it answers on
+      wasConnected = info.connected;
       const connecting = await Alpaca.call("GET", "connecting");
       let text = info.connected ? `Connected on ${info.port}.` : "Not connected.";
       if (connecting) text = "Connecting…";
