@@ -150,3 +150,10 @@ def test_an_alpaca_weather_station_gives_the_temperature() -> None:
             station.error = (0x500, "sensor cable unplugged")
             wait_for(lambda: "sensor cable unplugged" in action(running, "TemperatureStatus")["temperature"]["last_error"], what="the error")
             assert get(running, "temperature")["Value"] == -4.5  # still within temperature_stale_s
+
+
+def test_a_coefficient_that_cannot_be_saved_is_not_used(setup: Setup) -> None:
+    setup.config.chmod(0o444)
+    body = put(setup.running, "action", Action="TemperatureApply", Parameters="25")
+    assert body["ErrorNumber"] == 0x501 and "read-only" in body["ErrorMessage"]
+    assert get(setup.running, "tempcompavailable")["Value"] is False

@@ -25,7 +25,7 @@ from .fit import Point
 log = logging.getLogger(__name__)
 
 MAX_POINTS = 2000  # years of nights; the oldest go first
-LOG_SAVE_FAILED = 0x12  # driver error 0x512
+LOG_SAVE_FAILED = 0x01  # driver error 0x501, as for every setting that could not be saved
 
 
 class FocusLog:

@@ -31,6 +31,7 @@ from .reader import TemperatureHealth, TemperatureReader, clock_text
 log = logging.getLogger(__name__)
 
 TEMPERATURE_UNAVAILABLE = 0x11  # driver error 0x511
+SAVE_FAILED = 0x01  # driver error 0x501, as for every setting that could not be saved
 COEFFICIENT_LIMIT = 100_000.0  # steps per °C; the same bound as the configuration rule
 OBSERVE_S = 0.1
 
@@ -240,7 +241,7 @@ class TemperatureService:
             try:
                 self._save_coefficient(steps_per_c)
             except Exception as exc:
-                raise DriverError(f"The coefficient was not changed because it could not be saved: {exc}", TEMPERATURE_UNAVAILABLE) from exc
+                raise DriverError(f"The coefficient was not changed because it could not be saved: {exc}", SAVE_FAILED) from exc
         with self._lock:
             self._compensator.steps_per_c = steps_per_c
             self._compensator.anchor = self._compensator.reference_c = None
