@@ -34,6 +34,7 @@ TIME_SCALE = 100
 EXPECTED_ACTIONS = {
     "Calibrate", "AbortCalibration", "CalibrationStatus", "GetBacklash", "SetBacklash", "Presets", "SavePreset",
     "GotoPreset", "DeletePreset", "MoveRelative", "Jog", "GetReverse", "SetReverse", "FocuserInfo",
+    "Ports", "Settings", "SetSettings",
 }
 
 
