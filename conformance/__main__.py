@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="also send the discovery probe as a broadcast to the whole local network (255.255.255.255)",
     )
     parser.add_argument(
-        "--total-timeout", type=float, default=180.0,
-        help="seconds the whole check may take; what is left undone then is reported as errors (default 180)",
+        "--total-timeout", type=float, default=300.0,
+        help="seconds the whole check may take; what is left undone then is reported as errors (default 300)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only INFO, ISSUE and ERROR lines, and the summary")
     return parser

@@ -18,7 +18,7 @@ class CheckerOptions:
     discovery_port: int = 32227
     discovery_duration: float = 1.0  # how long replies are collected, and the management-call timeout
     broadcast: bool = False  # also probe 255.255.255.255, the whole local network
-    total_timeout: float = 180.0  # the whole check, all runs together; what is left undone is reported
+    total_timeout: float = 300.0  # the whole check, all runs together; what is left undone is reported
 
     def __post_init__(self) -> None:
         for name in ("timeout", "move_timeout", "connect_timeout", "discovery_duration", "total_timeout"):
