@@ -103,6 +103,14 @@ class AlpacaServer:
         self._start_mdns()
 
     def stop(self) -> None:
+        """Stop every focuser's motor first (each waits up to about 2 s for its stop to be
+        confirmed), then the network services. Temperature compensation stops before them, so it
+        cannot start a move on a focuser that is closing."""
+        for temperature in self.temperatures:
+            if temperature is not None:
+                temperature.close()
+        for focuser in self.focusers:
+            focuser.close()
         if self._http is not None:
             self._run_in_http_loop(lambda: wasyncore.dispatcher.close(self._http))
         if self._discovery is not None:
@@ -117,11 +125,6 @@ class AlpacaServer:
             if self._http_thread is not None:
                 self._http_thread.join(STOP_WAIT_S)
             self._http = self._http_thread = None
-        for temperature in self.temperatures:
-            if temperature is not None:
-                temperature.close()
-        for focuser in self.focusers:
-            focuser.close()
         log.info("Server stopped")
 
     def _make_focuser(self, index: int, settings: FocuserSettings) -> CelestronFocuser:

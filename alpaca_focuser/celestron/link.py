@@ -85,6 +85,7 @@ class AuxLink:
         self._port: serial.SerialBase | None = None
         self._lock = threading.Lock()
         self._unanswered: Packet | None = None  # the last request that got no reply
+        self._late_for: Packet | None = None  # that request, while the next one watches for its reply
 
     @property
     def is_open(self) -> bool:
@@ -165,16 +166,22 @@ class AuxLink:
         except PORT_ERRORS as exc:
             self.close()
             raise LinkClosed(f"{self.url}: link lost before sending {name}: {exc}") from exc
-        late = self._unanswered
-        self._unanswered = None
+        self._late_for, self._unanswered = self._unanswered, None
         if not chunk:
             return
         self.stats.bytes_received += len(chunk)
         for stale in self._decoder.feed(chunk):
             self.stats.frames_received += 1
-            if late is not None and stale.reply_to(late) and self.timeout < MAX_TIMEOUT:
-                self.timeout = min(MAX_TIMEOUT, self.timeout * 2)
-                log.warning("%s: replies come later than expected; now waiting up to %g s for each", self.url, self.timeout)
+            self._notice_late(stale)
+
+    def _notice_late(self, packet: Packet) -> None:
+        late = self._late_for
+        if late is None or not packet.reply_to(late):
+            return
+        self._late_for = None
+        if self.timeout < MAX_TIMEOUT:
+            self.timeout = min(MAX_TIMEOUT, self.timeout * 2)
+            log.warning("%s: replies come later than expected; now waiting up to %g s for each", self.url, self.timeout)
 
     def _port_or_raise(self, name: str) -> serial.SerialBase:
         if self._port is None or not self._port.is_open:
@@ -219,4 +226,5 @@ class AuxLink:
                 if packet == request:
                     self.stats.echoes_ignored += 1
                     continue
+                self._notice_late(packet)
                 seen.append(str(packet))

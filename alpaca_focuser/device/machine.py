@@ -38,7 +38,7 @@ from typing import TypeVar
 
 from ..celestron import commands
 from ..celestron.commands import CalibrationReport, Limits, Request
-from ..celestron.link import AuxError
+from ..celestron.link import AuxError, NoReply
 from ..celestron.routes import Link, Route
 from ..settings import FocuserSettings
 from .clock import Clock
@@ -103,6 +103,7 @@ class Machine:
         self.phase = Phase.OFF
         self.wanted = False
         self.link: Link | None = None
+        self.quiet_link: Link | None = None  # an open port whose device stopped answering: tried again first
         self.job: Job | None = None
         self.queued: Job | None = None
         self.stop_reason: str | None = None
@@ -369,7 +370,7 @@ class Machine:
         """Open the port; a pending stop goes out first, then the focuser is read."""
         settings = self.settings
         route = Route(settings.port, settings.baud, settings.reply_timeout_s, settings.route, settings.source, settings.rtscts)
-        link = self._opener(route)
+        link, self.quiet_link = self.quiet_link or self._opener(route), None
         self.link = link
         try:
             if self.stop_reason is not None:
@@ -380,9 +381,8 @@ class Machine:
             self.read_position()
             limits = self.send(commands.get_limits())
             report = self.send(commands.calibration_status())
-        except AuxError:
-            self.link = None
-            link.close()
+        except AuxError as exc:
+            self._keep_or_close(exc)
             raise
         self.firmware = str(version)
         self._learn_calibration(limits, report)
@@ -453,8 +453,19 @@ class Machine:
             log.warning("%s Retrying in the background.", self.explain(exc))
         self.last_error = str(exc)
 
+    def _keep_or_close(self, exc: AuxError) -> None:
+        """A port that is open but unanswered is kept: a slow line's late replies then teach its
+        link to wait longer. A port that failed is closed, to be opened anew (maybe under a new name)."""
+        link, self.link = self.link, None
+        if link is None:
+            return
+        if isinstance(exc, NoReply) and getattr(link, "is_open", False):
+            self.quiet_link = link
+        else:
+            link.close()
+
     def _line_failed(self, exc: AuxError) -> None:
-        self._close_link()
+        self._keep_or_close(exc)
         if self.phase in (Phase.CONNECTING, Phase.LINK_LOST):
             self._open_failed(exc)
             return
@@ -498,9 +509,10 @@ class Machine:
         self._go(Phase.OFF)
 
     def _close_link(self) -> None:
-        link, self.link = self.link, None
-        if link is not None:
-            link.close()
+        for link in (self.link, self.quiet_link):
+            if link is not None:
+                link.close()
+        self.link = self.quiet_link = None
 
     def explain_last(self) -> str:
         return self.explain(self.last_error)
