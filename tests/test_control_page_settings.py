@@ -144,6 +144,15 @@ def test_a_focuser_on_a_wrong_port_is_connected_by_picking_another(page):
         running.motor_names[0] = url[len("sim://") :].split("?")[0]  # removed from the simulators at the end
 
 
+def small_touch_targets(page: Any) -> list[str]:
+    """Buttons and fields too small to hit with a finger (under 40 CSS pixels high)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("button, input:not([type=checkbox]), select")]
+            .filter((element) => element.getBoundingClientRect().height > 0 && element.getBoundingClientRect().height < 40)
+            .map((element) => element.id || element.textContent.trim())"""
+    )
+
+
 def controls_off_screen(page: Any) -> list[str]:
     """Visible controls that stick out of the viewport's width (the page may scroll down, not sideways)."""
     return page.evaluate(
@@ -173,6 +182,7 @@ def test_every_page_fits_phone_and_desktop_with_halt_in_view(chromium, viewport,
         expect(page.locator("#status")).to_have_text("idle")
         expect(page.locator("#position")).not_to_have_text("unknown")
         assert controls_off_screen(page) == []
+        assert small_touch_targets(page) == []
         halt = page.locator("#halt").bounding_box()
         assert 0 <= halt["y"] and halt["y"] + halt["height"] <= viewport["height"], "Halt is in view without scrolling"
         page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
@@ -182,3 +192,7 @@ def test_every_page_fits_phone_and_desktop_with_halt_in_view(chromium, viewport,
         name = "phone" if viewport is PHONE else "desktop"
         folder = DOCS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
         page.screenshot(path=str(folder / f"control-{name}.png"))
+        page.click("#night")
+        expect(page.locator("body")).to_have_class("night")
+        page.reload()
+        expect(page.locator("body")).to_have_class("night")  # remembered, for the rest of the night

@@ -116,7 +116,7 @@ class DevicePicker:
         send_html(resp, falcon.HTTP_200, page("Choose a focuser", body + '<p><a href="/setup">Server page</a></p>'))
 
 
-def add_control_routes(app: falcon.App, devices: dict[str, list[ServedDevice]]) -> None:
+def add_control_routes(app: falcon.App[falcon.Request, falcon.Response], devices: dict[str, list[ServedDevice]]) -> None:
     picker = DevicePicker(devices)
     control = ControlPage(devices)
     app.add_route("/control", picker)
