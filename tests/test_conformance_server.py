@@ -59,3 +59,15 @@ def test_every_move_of_the_conformance_run_passed(report: Report) -> None:
     moves = {"Move - TempComp False", "Move - To 0", "Move - Below 0", "Move - To MidPoint", "Move - To MaxStep", "Move - Above MaxStep"}
     passed = {f.test for f in report.select("conformance", Verdict.OK)}
     assert moves <= passed, f"moves not passed: {sorted(moves - passed)}"
+
+
+def test_the_checks_beyond_conformu_passed(report: Report) -> None:
+    """They must have run and passed, not merely found nothing (see conformance/README.md)."""
+    beyond = {
+        ("conformance", "Connect - Already connected"), ("conformance", "Action - Unknown name"),
+        ("conformance", "Halt - During a move"), ("discovery", "Discovery - Broadcast"),
+        ("discovery", "Discovery - Not a probe"), ("discovery", "Discovery - After bad datagrams"),
+        ("discovery", "Discovery - Port sharing"), ("discovery", "Setup page - Server"), ("discovery", "Setup page - Device"),
+    }
+    passed = {(f.run, f.test) for f in report.select(verdict=Verdict.OK)}
+    assert beyond <= passed, f"not passed: {sorted(beyond - passed)}"
