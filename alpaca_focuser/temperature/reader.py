@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 POLL_MIN_S = 0.02
 POLL_MAX_S = 5.0
+CLOSE_WAIT_S = 0.2
 
 
 def clock_text(seconds: float) -> str:
@@ -102,9 +103,10 @@ class TemperatureReader:
         self._thread.start()
 
     def close(self) -> None:
+        """Stop reading; a read in progress (a slow weather station) is left to finish on its own."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(5.0)
+            self._thread.join(CLOSE_WAIT_S)
 
     def _run(self) -> None:
         while not self._stop.is_set():
