@@ -7,7 +7,7 @@ import pytest
 from device_support import Bench, make_bench
 
 from alpaca_focuser.celestron.commands import Command
-from alpaca_focuser.device.machine import TRANSITIONS, Phase
+from alpaca_focuser.device.states import TRANSITIONS, Phase
 from alpaca_focuser.errors import InvalidOperation, NotConnected
 from alpaca_focuser.settings import Direction, FocuserSettings
 from alpaca_focuser.simulator import FocusMotor

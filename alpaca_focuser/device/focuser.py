@@ -22,10 +22,11 @@ from ..settings import Direction, FocuserSettings, Preset
 from .clock import Clock, SystemClock
 from .interface import FocuserState
 from .jobs import CalibrationJob, Job, JogJob, MoveJob
-from .machine import Machine, Orders, Phase
+from .machine import Machine
 from .positions import PositionMap, plan_legs
 from .presets import LINE_SETTINGS, SettingsStore
 from .snapshot import compose, view_of
+from .states import Orders, Phase
 
 log = logging.getLogger(__name__)
 

@@ -1,39 +1,14 @@
-"""The worker's state machine: the link to the focuser and what the motor is doing, as named states.
+"""The worker's state machine: the link to the focuser and what the motor is doing.
 
-| from                  | event                                                    | to                                  |
-|-----------------------|----------------------------------------------------------|-------------------------------------|
-| OFF                   | a client wants the focuser                               | CONNECTING                          |
-| CONNECTING            | the port opens and the focuser answers                   | IDLE (BUSY if it is calibrating)    |
-| CONNECTING            | the port does not open or answer                         | CONNECTING, retried with backoff    |
-| CONNECTING            | nobody wants the focuser any more                        | OFF                                 |
-| IDLE                  | a job is handed over (move, jog, calibration)            | BUSY                                |
-| BUSY                  | the job is over                                          | IDLE                                |
-| BUSY                  | a new job is handed over                                 | BUSY, the new job replaces the old  |
-| IDLE, BUSY            | a stop is asked for (Halt, Jog 0, AbortCalibration, the  | STOPPING                            |
-|                       | jog's dead-man, a stall, the last Disconnect, shutdown)  |                                     |
-| IDLE                  | nobody wants the focuser any more                        | OFF, the port released              |
-| BUSY                  | nobody wants the focuser any more                        | STOPPING, then OFF                  |
-| STOPPING              | the stop is acknowledged and the motor seen standing     | IDLE, or OFF when nobody wants it   |
-| IDLE, BUSY, STOPPING  | the line fails                                           | LINK_LOST                           |
-| LINK_LOST             | the line is back: the stop pending is sent first; then   | STOPPING if a stop is pending, BUSY |
-|                       | the focuser is checked to be the same one                | to resume the job, else IDLE        |
-| LINK_LOST             | the line is back but the focuser is another one, or its  | STOPPING: the job is ended with the |
-|                       | calibration changed                                      | reason, never resumed               |
-| LINK_LOST             | the grace period ends                                    | LINK_LOST, Connected false, the job |
-|                       |                                                          | turned into a pending stop          |
-| LINK_LOST             | nobody wants the focuser and nothing needs stopping      | OFF                                 |
-
-``TRANSITIONS`` is this table's last column, checked at every change of state. The machine is
-driven by one thread (focuser.py); it is given its link opener and clock, so tests run it on a
-fake clock against an in-memory motor.
+The states and their transitions are the table in states.py. One thread drives the machine
+(focuser.py); it is given its link opener and clock, so tests run it on a fake clock against an
+in-memory motor.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypeVar
 
 from ..celestron import commands
@@ -44,6 +19,7 @@ from ..settings import FocuserSettings
 from .clock import Clock
 from .jobs import CalibrationJob, Finished, Job
 from .positions import PositionMap
+from .states import TRANSITIONS, Identity, Orders, Phase
 
 log = logging.getLogger(__name__)
 
@@ -51,46 +27,6 @@ T = TypeVar("T")
 
 RECONNECT_BACKOFF_S = (0.0, 0.2, 0.5, 1.0, 2.0)
 RESEND_STOP_EVERY = 10  # confirming polls after which a stop that did not take is sent again
-
-
-class Phase(StrEnum):
-    OFF = "off"
-    CONNECTING = "connecting"
-    IDLE = "idle"
-    BUSY = "busy"
-    STOPPING = "stopping"
-    LINK_LOST = "link lost"
-
-
-P = Phase
-TRANSITIONS: dict[Phase, frozenset[Phase]] = {
-    P.OFF: frozenset({P.CONNECTING}),
-    P.CONNECTING: frozenset({P.OFF, P.IDLE, P.BUSY, P.STOPPING}),
-    P.IDLE: frozenset({P.OFF, P.BUSY, P.STOPPING, P.LINK_LOST}),
-    P.BUSY: frozenset({P.IDLE, P.BUSY, P.STOPPING, P.LINK_LOST}),
-    P.STOPPING: frozenset({P.IDLE, P.OFF, P.LINK_LOST}),
-    P.LINK_LOST: frozenset({P.OFF, P.IDLE, P.BUSY, P.STOPPING}),
-}
-
-
-@dataclass(frozen=True)
-class Identity:
-    """What tells one focuser from another after a reconnect."""
-
-    firmware: str
-    low: int
-    high: int
-    calibrated: bool
-
-
-@dataclass
-class Orders:
-    """What callers asked for since the worker last looked, taken in one piece under their lock."""
-
-    wanted: bool = False
-    job: Job | None = None
-    stop: str | None = None  # why a stop is asked for
-    closing: bool = False
 
 
 class Machine:
@@ -395,7 +331,7 @@ class Machine:
         if was_lost:
             self.reconnects += 1
             log.info("Reconnected to the focuser on %s", self.link.url if self.link else self.settings.port)
-            if not self._same_focuser(identity):
+            if not identity.same_as(self.identity, calibrating=isinstance(self.job, CalibrationJob)):
                 self._not_the_same(identity)
         else:
             log.info("Connected to the focuser on %s (firmware %s)", self.link.url if self.link else self.settings.port, self.firmware)
@@ -418,12 +354,7 @@ class Machine:
             self._go(Phase.IDLE)
 
     def _not_the_same(self, found: Identity) -> None:
-        before = self.identity
-        what = (
-            f"firmware {before.firmware} -> {found.firmware}, limits {before.low}..{before.high} -> {found.low}..{found.high}"
-            if before
-            else "unknown before"
-        )
+        what = found.change_from(self.identity)
         interrupted = f" The interrupted {self.job.kind} job was ended, not resumed." if self.job else ""
         self.last_error = (
             f"After reconnecting, {self.settings.port} answers as a different focuser or one whose calibration changed "
@@ -432,14 +363,6 @@ class Machine:
         log.warning("%s", self.last_error)
         if self.job is not None:
             self.stop_reason = self.stop_reason or "a different focuser answered after reconnecting"
-
-    def _same_focuser(self, found: Identity) -> bool:
-        """A calibration under way changes the limits by itself: then only the firmware must match."""
-        if self.identity is None:
-            return False
-        if isinstance(self.job, CalibrationJob):
-            return found.firmware == self.identity.firmware
-        return found == self.identity
 
     def _identity(self) -> Identity:
         return Identity(self.firmware, self.limits.low, self.limits.high, self.calibrated)

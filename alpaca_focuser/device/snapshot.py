@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from .interface import CalibrationStatus, FocuserState
 from .jobs import CalibrationJob, MoveJob
-from .machine import Machine, Orders, Phase
+from .machine import Machine
 from .positions import PositionMap
+from .states import Orders, Phase
 
 
 @dataclass(frozen=True)
