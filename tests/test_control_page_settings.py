@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,20 @@ def test_a_focuser_on_a_wrong_port_is_connected_by_picking_another(page):
         wait_for(lambda: action(running.url, "FocuserInfo")["connected"], 15, "the focuser to connect on the new port")
         expect(page.locator("#connection-state")).to_contain_text(f"Connected on {url}")
         running.motor_names[0] = url[len("sim://") :].split("?")[0]  # removed from the simulators at the end
+
+
+def test_disconnect_on_the_form_ends_only_the_pages_own_connection(page, tmp_path):
+    config_path = write_config(tmp_path)
+    with server_from_config(config_path) as server:
+        other = {"ClientID": TEST_CLIENT}
+        requests.put(f"{server.url}/api/v1/focuser/0/connect", data=other, timeout=5)
+        open_settings(page, server.url)
+        page.click("#connect")
+        expect(page.locator("#connection-state")).to_have_text(re.compile(r"^Connected on "))
+        page.click("#disconnect")
+        expect(page.locator("#connection-state")).to_contain_text("for other clients; this page is disconnected")
+        assert requests.get(f"{server.url}/api/v1/focuser/0/connected", params=other, timeout=5).json()["Value"] is True
+        assert action(server.url, "FocuserInfo")["connected"]
 
 
 def small_touch_targets(page: Any) -> list[str]:

@@ -1,10 +1,20 @@
 // A small Alpaca client for the server's own pages. The pages are ordinary Alpaca clients: they use
-// the same API and vendor Actions as N.I.N.A. or a script, with a ClientID of their own (a random
-// one per page load, so two open tabs are two clients).
+// the same API and vendor Actions as N.I.N.A. or a script, with a ClientID of their own: a random
+// one per browser tab, so two open tabs are two clients. It is kept while the tab lives (reloads,
+// going from the control page to the settings form), because the server counts connections per
+// ClientID and a page cannot reliably disconnect when it closes: a new ID at every reload would
+// pile up connections that never end.
 "use strict";
 
 const Alpaca = (() => {
-  const clientId = 1 + Math.floor(Math.random() * 2147483646);
+  const clientId = (() => {
+    const key = "alpaca-focuser-client-id";
+    const saved = Number(window.sessionStorage.getItem(key));
+    if (Number.isInteger(saved) && saved > 0 && saved < 2147483648) return saved;
+    const fresh = 1 + Math.floor(Math.random() * 2147483646);
+    window.sessionStorage.setItem(key, String(fresh));
+    return fresh;
+  })();
   let transaction = 0;
 
   /** An error the server answered: an Alpaca ErrorNumber with its message, or an HTTP 400 text. */

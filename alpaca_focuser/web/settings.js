@@ -96,7 +96,9 @@
       if (wasConnected !== null && info.connected !== wasConnected) loadPorts(); // mark the port it answers on
       wasConnected = info.connected;
       const connecting = await Alpaca.call("GET", "connecting");
+      const mine = await Alpaca.call("GET", "connected");
       let text = info.connected ? `Connected on ${info.port}.` : "Not connected.";
+      if (info.connected && !mine) text = `Connected on ${info.port} for other clients; this page is disconnected (Connect to use it here).`;
       if (connecting) text = "Connecting…";
       else if (!info.connected && info.link && info.link.last_error) text += ` Last failure: ${info.link.last_error}`;
       $("connection-state").textContent = text;
