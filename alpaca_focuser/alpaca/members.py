@@ -135,7 +135,7 @@ FOCUSER_MEMBERS: dict[str, dict[str, Operation]] = {
     "commandstring": {"PUT": put(not_implemented("does not take raw commands: use Action"), *COMMAND, returns="")},
     "connect": {"PUT": per_client(put(lambda served, client: served.connection.request(True, client), needs_connection=False))},
     "connected": {
-        "GET": per_client(get(lambda served, client: served.connection.connected(client), False, needs_connection=False)),
+        "GET": per_client(Operation(lambda served, client: served.connection.connected(client), empty=False, needs_connection=False)),
         "PUT": per_client(
             put(lambda served, connected, client: served.connection.set_now(connected, client), Param("Connected", BOOL), needs_connection=False)
         ),

@@ -32,6 +32,7 @@ if sys.platform != "win32":
     import termios
 
     PORT_ERRORS += (termios.error,)
+RECEIVE_ERRORS: tuple[type[Exception], ...] = (*PORT_ERRORS, TypeError)  # pyserial's TypeError: a port closed under a read
 
 
 class AuxError(Exception):
@@ -82,7 +83,7 @@ class AuxLink:
         self.tries = tries
         self.stats = LinkStats()
         self._decoder = FrameDecoder()
-        self._port: serial.SerialBase | None = None
+        self._port: serial.Serial | None = None
         self._lock = threading.Lock()
         self._unanswered: Packet | None = None  # the last request that got no reply
         self._late_for: Packet | None = None  # that request, while the next one watches for its reply
@@ -183,7 +184,7 @@ class AuxLink:
             self.timeout = min(MAX_TIMEOUT, self.timeout * 2)
             log.warning("%s: replies come later than expected; now waiting up to %g s for each", self.url, self.timeout)
 
-    def _port_or_raise(self, name: str) -> serial.SerialBase:
+    def _port_or_raise(self, name: str) -> serial.Serial:
         if self._port is None or not self._port.is_open:
             raise LinkClosed(f"{self.url}: cannot send {name}, the port is not open")
         return self._port
@@ -213,7 +214,7 @@ class AuxLink:
             try:
                 port.timeout = remaining
                 chunk = port.read(max(1, port.in_waiting))
-            except (*PORT_ERRORS, TypeError) as exc:
+            except RECEIVE_ERRORS as exc:
                 self.close()
                 raise LinkClosed(f"{self.url}: link lost while waiting for the reply to {name}: {exc}") from exc
             if not chunk:

@@ -48,9 +48,13 @@ class FocuserState:
 
 
 class Focuser(Protocol):
-    name: str
     description: str
-    unique_id: str
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def unique_id(self) -> str: ...
 
     @property
     def state(self) -> FocuserState: ...
