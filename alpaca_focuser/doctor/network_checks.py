@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..finder import Target
 from ..finder import probe as discovery_probe
+from ..server import local_address
 from ..settings import ServerSettings
 from . import Finding, note, ok, problem
 
@@ -29,11 +30,6 @@ class PortOwner:
     free: bool
     this_server: bool
     detail: str = ""
-
-
-def local_address(bind: str) -> str:
-    """The address this computer reaches a server bound to ``bind`` on."""
-    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(bind, bind)
 
 
 def _url_host(address: str) -> str:
