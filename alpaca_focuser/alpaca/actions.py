@@ -247,6 +247,7 @@ def _focuser_info(device: Focuser, _: None) -> dict[str, Any]:
     return {
         "name": device.name,
         "connected": state.connected,
+        "activity": state.activity,
         "firmware": state.firmware,
         "position": state.position,
         "raw_position": state.raw_position,

@@ -113,9 +113,10 @@
     if (!view.reachable) [status, kind] = ["server unreachable", "lost"];
     else if (!info) [status, kind] = ["starting…", ""];
     else if (!connected) [status, kind] = ["not connected", "off"];
-    else if (info.link && !info.link.ok) [status, kind] = ["link lost", "lost"];
+    else if (info.activity === "link lost" || (info.link && !info.link.ok)) [status, kind] = ["link lost", "lost"];
+    else if (info.activity === "connecting") [status, kind] = ["connecting", "moving"];
     else if (calibrating) [status, kind] = ["calibrating", "moving"];
-    else if (view.halting) [status, kind] = ["halting", "moving"];
+    else if (view.halting || (view.moving && info.activity === "stopping")) [status, kind] = ["halting", "moving"];
     else if (view.moving) [status, kind] = [jogging() ? "jogging" : "moving", "moving"];
     const pill = $("status");
     setText("status", status);
