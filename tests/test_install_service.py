@@ -4,8 +4,14 @@ changes nothing; uninstall removes them; systemd itself accepts the unit."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import io
+import os
+import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -113,3 +119,42 @@ def test_the_udev_rule_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert snapshot(tmp_path) == before
     code, out = cli(capsys, "udev", "uninstall", "--root", str(tmp_path))
     assert code == 0 and not (tmp_path / RULE).exists() and "Removed /etc/udev/rules.d/99-celestron-focuser.rules" in out
+
+
+def as_nobody(args: list[str]) -> tuple[int, str]:
+    """Run the command line in a child process as the user "nobody"; its exit status and output."""
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:
+        code, text = 99, ""
+        try:
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(out):
+                code = main(args)
+            text = out.getvalue()
+        except BaseException as error:  # the child must never return into pytest
+            text = f"failed: {error!r}"
+        os.write(writer, f"{code}\n{text}".encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as stream:
+        status, _, text = stream.read().partition("\n")
+    os.waitpid(child, 0)
+    return int(status), text
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+@pytest.mark.parametrize("command", [["service", "install", "--as", "nobody"], ["udev", "install"]])
+def test_without_root_it_says_to_use_sudo(command: list[str]) -> None:
+    root = Path(tempfile.mkdtemp(prefix="system-root-"))  # root's, and others may not write in it
+    root.chmod(0o755)
+    try:
+        code, text = as_nobody([*command, "--root", str(root)])
+        assert list(root.iterdir()) == []
+    finally:
+        shutil.rmtree(root)
+    assert code == 1, text
+    assert f"sudo {sys.argv[0]} {command[0]} install" in text
+    assert "Traceback" not in text

@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             print(ensure_config(config_path(args), root, account, args.dry_run))
         ok = apply(build_plan(args), root, args.dry_run, print)
     except (OSError, ConfigError) as error:
-        advice = "run it with sudo, or use --user for a service of your own" if not args.user_unit else "check the folder's permissions"
+        advice = f"Run it as root: sudo {sys.argv[0]} service {args.action}; or use --user for a service of your own" if not args.user_unit else "Check the folder's permissions"
         print(f"alpaca-focuser service: {error}. {advice}.", file=sys.stderr)
         return 1
     if args.dry_run:

@@ -6,6 +6,7 @@ dialout group."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from .. import config_locations
@@ -52,7 +53,11 @@ def port_advice() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    ok = apply(plan(args.action == "install"), args.root.resolve(), args.dry_run, print)
+    try:
+        ok = apply(plan(args.action == "install"), args.root.resolve(), args.dry_run, print)
+    except OSError as error:
+        print(f"alpaca-focuser udev: {error}. Run it as root, for example: sudo {sys.argv[0]} udev {args.action}", file=sys.stderr)
+        return 1
     if args.action == "install" and not args.dry_run:
         print(port_advice())
     if not ok:
