@@ -122,7 +122,11 @@ def test_the_udev_rule_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def as_nobody(args: list[str]) -> tuple[int, str]:
-    """Run the command line in a child process as the user "nobody"; its exit status and output."""
+    """Run the command line in a child process as the user "nobody"; its exit status and output.
+    The child may not be able to read the interpreter's own files (they can sit in root's home), so
+    the same command runs first as a dry run here, which imports everything it needs."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        main([*args, "--dry-run"])
     reader, writer = os.pipe()
     child = os.fork()
     if child == 0:
