@@ -21,6 +21,7 @@ from .stats import percentile
 
 MIB = 1024 * 1024
 POLL_S = 4.0  # each phase's polling time
+ROUND_MIB = 5 * 10 + 40 + 10  # the bodies of one round of oversized_bodies, in MiB
 IDLE_CONNECTIONS = 110
 STALLED_CONNECTIONS = 380  # with the idle ones and the pollers, just under the limit of 500
 TARGET_GROWTH_MB = 10.0
@@ -128,7 +129,11 @@ def run(_: dict) -> Outcome:
         rss_before = rss_mb(server.pid)
         with Poller(port) as during_bodies:
             started = time.monotonic()
-            statuses = oversized_bodies(port)
+            statuses: list[int] = []
+            rounds = 0
+            while time.monotonic() - started < POLL_S:  # round after round, for as long as the quiet poll ran
+                statuses += oversized_bodies(port)
+                rounds += 1
             bodies_s = time.monotonic() - started
         rss_after = rss_mb(server.pid)
         with Poller(port) as during_connections:  # connected first, as a client that was polling already
@@ -149,7 +154,8 @@ def run(_: dict) -> Outcome:
         "poll_quiet_ms": quiet.samples[-200:], "poll_during_bodies_ms": during_bodies.samples[-200:],
         "poll_during_connections_ms": during_connections.samples[-200:], "poll_newcomer_ms": newcomer.samples[-200:],
     }  # fmt: skip
-    outcome.rows.append(Row("10", f"resident memory before / after {len(statuses)} oversized bodies (100 MiB announced)",
+    announced_gib = rounds * ROUND_MIB / 1024
+    outcome.rows.append(Row("10", f"resident memory before / after {len(statuses)} oversized bodies ({announced_gib:.1f} GiB announced)",
                             f"{rss_before:.1f} MB / {rss_after:.1f} MB (+{growth:.1f} MB); {refused} refused with 413 in {bodies_s:.1f} s",
                             f"growth <= {TARGET_GROWTH_MB:g} MB, all 413", growth <= TARGET_GROWTH_MB and refused == len(statuses)))
     outcome.rows.append(Row("10", "a polling client's reply time, quiet", quiet.summary()))
