@@ -125,6 +125,26 @@ def test_a_bad_goto_shows_the_server_message_next_to_the_move_controls(desktop_p
         assert not get(running, "ismoving")
 
 
+def test_the_temperature_page_is_linked_for_a_focuser_with_a_thermometer(desktop_page, tmp_path):
+    page = desktop_page
+    thermometer = tmp_path / "temperature"
+    thermometer.write_text("12.5\n", encoding="utf-8")
+    with_sensor, without = sim_port(50), sim_port(50)
+    focusers = [
+        FocuserSettings(name="With Sensor", port=with_sensor[0], temperature=f"file:{thermometer}"),
+        FocuserSettings(name="Without Sensor", port=without[0]),
+    ]
+    with running_server(focusers) as running:
+        page.goto(f"{running.url}/control/v1/focuser/0/")
+        link = page.locator("#temperature-link")
+        expect(link).to_be_visible()
+        link.click()
+        expect(page).to_have_url(f"{running.url}/web/temperature.html?focuser=0")
+        page.goto(f"{running.url}/control/v1/focuser/1/")
+        expect(page.locator("#status")).to_have_text("idle")
+        expect(page.locator("#temperature-link")).to_be_hidden()
+
+
 def test_a_server_that_goes_away_is_shown_as_unreachable(desktop_page):
     page = desktop_page
     with focuser_server(time_scale=50) as running:

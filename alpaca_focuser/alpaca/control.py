@@ -26,8 +26,9 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
 }
 
-TEMPERATURE_LINK = b'<a id="temperature-link" href="/web/temperature.html"'
-TEMPERATURE_LINK_HIDDEN = TEMPERATURE_LINK + b" hidden"  # shown when the temperature page is installed
+# The control page links the temperature page when it is installed (the script shows the link
+# only for a focuser with a temperature source); without the page the link is left out.
+TEMPERATURE_LINK = b'<a id="temperature-link" href="/web/temperature.html" hidden>Temperature</a>'
 
 
 def web_file(name: str) -> bytes | None:
@@ -83,8 +84,8 @@ class ControlPage:
             raise falcon.HTTPMovedPermanently(control_path(served))
         html = web_file("control.html")
         assert html is not None, "the control page is missing from the package"
-        if web_file("temperature.html") is not None:
-            html = html.replace(TEMPERATURE_LINK_HIDDEN, TEMPERATURE_LINK)
+        if web_file("temperature.html") is None:
+            html = html.replace(TEMPERATURE_LINK, b"")
         resp.content_type = CONTENT_TYPES[".html"]
         resp.cache_control = ["no-cache"]
         resp.data = html

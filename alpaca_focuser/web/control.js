@@ -524,7 +524,20 @@
 
   // ------------------------------------------------------------------ start
 
+  async function linkTemperature() {
+    const link = $("temperature-link");
+    if (!link) return; // the temperature page is not installed
+    try {
+      const actions = await Alpaca.call("GET", "supportedactions");
+      link.href = `/web/temperature.html?focuser=${number}`;
+      link.hidden = !actions.includes("TemperatureStatus");
+    } catch (error) {
+      // the link stays hidden; the rest of the page reports the server's state
+    }
+  }
+
   Alpaca.setUpNightMode();
+  linkTemperature();
   $("settings-link").href = `/setup/v1/focuser/${number}/setup`;
   Alpaca.call("PUT", "connect").catch((error) => Alpaca.showError("move-error", error));
   poll();
