@@ -122,6 +122,7 @@ def template_with(settings: Settings | None = None, port: str | None = None) -> 
                 tables.append(tomlkit.table())
             tables[index]["name"] = focuser.name
             tables[index]["port"] = focuser.port
+            tables[index]["route"] = focuser.route
             if focuser.unique_id:
                 tables[index]["unique_id"] = focuser.unique_id
     return tomlkit.dumps(document)

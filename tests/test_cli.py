@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import requests
 from cli_support import run_command, serving, user_env
 
 from alpaca_focuser import __version__, config_locations
@@ -163,3 +164,18 @@ def test_serve_rejects_a_missing_config_option_file(home: Path, workdir: Path) -
     result = run_command("--config", str(workdir / "absent.toml"), env=user_env(home), cwd=workdir)
     assert result.returncode == 2
     assert "absent.toml" in result.stderr and "alpaca-focuser init" in result.stderr
+
+
+def test_a_new_file_keeps_every_focuser_served_from_the_command_line(home: Path, workdir: Path) -> None:
+    ports = ["sim://cli-first?time_scale=50", "sim://cli-second?time_scale=50"]
+    with serving("--port", ports[0], "--port", ports[1], "--route", "usb", env=user_env(home), cwd=workdir) as served:
+        assert "2 simulated focusers" in served.lines[0]
+        devices = requests.get(f"{served.url}/management/v1/configureddevices", timeout=5).json()["Value"]
+        ids = [device["UniqueID"] for device in sorted(devices, key=lambda device: device["DeviceNumber"])]
+        assert served.action("SetReverse", "true", number=1)["ErrorNumber"] == 0
+    focusers = tomllib.loads(user_file(home).read_text())["focuser"]
+    assert [f["port"] for f in focusers] == ports
+    assert [f["unique_id"] for f in focusers] == ids, "clients keep seeing the same devices"
+    assert [f.get("reverse", False) for f in focusers] == [False, True]
+    with serving(env=user_env(home), cwd=workdir) as served:
+        assert json.loads(served.action("GetReverse", number=1)["Value"]) == {"reverse": True}
