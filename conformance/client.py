@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,6 +217,14 @@ class Watchdog:
 
     def cancel(self) -> None:
         self._timer.cancel()
+
+
+def poll_pauses(first: float = 0.01, longest: float = 0.1) -> Iterator[float]:
+    """Pauses between polls: short at first, so a quick move is seen at once, then ten reads a second at most."""
+    pause = first
+    while True:
+        yield pause
+        pause = min(pause * 2, longest)
 
 
 def describe_transport_failure(exc: BaseException, timeout: float) -> str:

@@ -29,13 +29,13 @@ from .client import (
     Transport,
     TransportFailure,
     has_json_kind,
+    poll_pauses,
 )
 from .move_checks import MoveChecks
 from .options import FAST, STANDARD, CheckerOptions
 from .report import Report
 
 RUN = "conformance"
-POLL_INTERVAL = 0.05
 LATEST_FOCUSER_INTERFACE = 4
 SAFETY_ACTIONS = ("SafetyEvents", "SetExternalEvents", "ClearExternalEvents")
 STATE_KINDS: dict[str, type] = {"IsMoving": bool, "Position": int, "Temperature": float, "TimeStamp": str}
@@ -138,10 +138,11 @@ class ConformanceRun(MoveChecks):
     def wait_until_false(self, member: str, limit: float) -> float | None:
         """Poll a boolean member until it reads false; the seconds waited, or None at the limit."""
         start = time.monotonic()
+        pauses = poll_pauses()
         while self.client.get(member, bool):
             if time.monotonic() - start > limit:
                 return None
-            time.sleep(POLL_INTERVAL)
+            time.sleep(next(pauses))
         return time.monotonic() - start
 
     # --- A.1 and A.2: interface version and connecting ------------------------------------------

@@ -30,6 +30,7 @@ from .client import (
     TransportFailure,
     has_json_kind,
     parse_uint32,
+    poll_pauses,
 )
 from .options import CheckerOptions
 from .report import Report, Verdict
@@ -45,7 +46,6 @@ BAD_CLIENT_IDS = (("empty", ""), ("white space", "     "), ("negative", "-12345"
 BAD_TRANSACTION_IDS = (("empty", ""), ("white space", "     "), ("negative", "-67890"), ("non-numeric", "qweqwe"))
 COMMON_KEYS = ("ClientTransactionID", "ServerTransactionID", "ErrorNumber", "ErrorMessage")
 HALT_WAIT = 10.0
-POLL_INTERVAL = 0.05
 Params = tuple[tuple[str, str], ...]
 
 
@@ -316,6 +316,7 @@ class ProtocolRun:
 
     def wait_until_false(self, test: str, member: str, limit: float) -> None:
         start = time.monotonic()
+        pauses = poll_pauses()
         while True:
             value = self.plain("GET", member)
             if value is False:
@@ -327,7 +328,7 @@ class ProtocolRun:
                 self.log.issue(test, f"The {member} operation timed out: {member} was still true after {limit:g} s")
                 self.log.error(test, "Remaining protocol tests skipped after a timeout")
                 raise Abandon
-            time.sleep(POLL_INTERVAL)
+            time.sleep(next(pauses))
 
     # --- the sequence ------------------------------------------------------------------------------
 
