@@ -20,8 +20,8 @@ from .stats import Summary
 
 MOVES = 30
 CLIENT_POLL_S = 0.002
-TARGET_P50_MS = 15.0
-TARGET_P95_MS = 30.0
+TARGET_P50_MS = 8.0  # the physical limit is about 5 ms: half a round trip of waiting plus the final position read
+TARGET_P95_MS = 12.0
 TARGET_MOVE_RETURN_MS = 1000.0  # ConformU: an async initiator such as Move returns within 1 s
 MOTOR_SPEED = 300.0  # counts per second, GOTO_FAST
 

@@ -197,7 +197,8 @@ class MoveJob(Job):
             return max(floor, drive.settings.poll_moving_ms / 1000)
         if self.near:
             return floor
-        return max(floor, min(MAX_CRUISE_POLL_S, self._eta(drive.raw) - NEAR_ARRIVAL_S / 2))
+        # Half the predicted time left: a speed misjudged by a few percent cannot make the poll late.
+        return max(floor, min(MAX_CRUISE_POLL_S, self._eta(drive.raw) / 2))
 
 
 @dataclass(eq=False)
