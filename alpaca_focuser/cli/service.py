@@ -90,8 +90,11 @@ def build_plan(args: argparse.Namespace) -> Plan:
     account = None if args.user_unit else _account(args)
     unit = unit_path(args)
     if install:
-        service = Plan(write=[Wanted(unit, unit_text(config_path(args), account))], after=[[*systemctl, "daemon-reload"]], always=[[*systemctl, "enable", "--now", UNIT_NAME]])
-        service.after.append([*systemctl, "try-restart", UNIT_NAME])
+        service = Plan(
+            write=[Wanted(unit, unit_text(config_path(args), account))],
+            after=[[*systemctl, "daemon-reload"], [*systemctl, "try-restart", UNIT_NAME]],  # a changed unit takes effect
+            always=[[*systemctl, "enable", "--now", UNIT_NAME]],
+        )
     else:
         service = Plan(remove=[unit], before=[[*systemctl, "disable", "--now", UNIT_NAME]], after=[[*systemctl, "daemon-reload"]])
     if args.user_unit or args.no_udev:
