@@ -22,6 +22,7 @@ IDLE_S = 10.0
 MOVING_S = 5.0
 TARGET_IDLE_FRAMES = 1.5
 INDI_IDLE_REQUESTS = 2.0
+EARLIER_MOVING_FRAMES = 192.0  # polling slew-done and Position every 20 ms for the whole move
 
 
 def _rates(before: LinkStats, after: LinkStats, seconds: float) -> dict[str, float]:
@@ -67,6 +68,7 @@ def run(_: dict) -> Outcome:
     frames_moving = moving["frames_sent_per_s"] + moving["frames_received_per_s"]
     outcome.rows.append(Row("6", "AUX traffic moving: requests/s, frames/s both ways, bytes/s",
                             f"{moving['requests_per_s']:g} req/s, {frames_moving:g} frames/s, {moving['bytes_per_s']:g} B/s",
-                            "for information", None, "INDI polls every 500 ms"))
+                            f"< {EARLIER_MOVING_FRAMES:g} frames/s", frames_moving < EARLIER_MOVING_FRAMES,
+                            f"INDI polls every 500 ms; {EARLIER_MOVING_FRAMES:g} frames/s when every poll read slew-done"))
     outcome.details["poll_settings_ms"] = {k: v for k, v in outcome.details["poll_settings_ms"].items() if k.startswith("poll_")}
     return outcome
