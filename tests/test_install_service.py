@@ -73,12 +73,17 @@ def test_a_system_service_with_its_udev_rule_and_configuration(tmp_path: Path, c
     assert code == 0 and "was not there" in out
 
 
-def test_systemd_accepts_the_unit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_systemd_accepts_the_units(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     analyze = require_tool("systemd-analyze", "systemd")
-    assert cli(capsys, "service", "install", "--root", str(tmp_path), "--as", getpass.getuser())[0] == 0
-    result = subprocess.run([analyze, "verify", str(tmp_path / UNIT)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "alpaca-focuser.service" not in result.stderr, result.stderr
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home"))
+    assert cli(capsys, "service", "install", "--root", str(tmp_path / "system"), "--as", getpass.getuser())[0] == 0
+    assert cli(capsys, "service", "install", "--user", "--root", str(tmp_path / "user"))[0] == 0
+    units = sorted(tmp_path.rglob("alpaca-focuser.service"))
+    assert len(units) == 2
+    for unit in units:
+        result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "alpaca-focuser.service" not in result.stderr, result.stderr
 
 
 def test_a_user_service_needs_no_root_and_reads_the_users_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
