@@ -178,18 +178,22 @@ class Machine:
             return
         self._opened()
 
-    def _idle(self) -> None:
+    def _orders_first(self) -> bool:
+        """A stop, then a new job, come before polling; True when the step is over (an order was
+        acted on, or the next poll is not due yet)."""
         if self.stop_reason is not None:
             self._go(Phase.STOPPING)
             self._stopping()
-            return
-        if not self.wanted:
+        elif self.phase is Phase.IDLE and not self.wanted:
             self._release()
-            return
-        if self.queued is not None:
+        elif self.queued is not None:
             self._start_queued()
-            return
-        if self.clock.monotonic() < self.next_poll:
+        else:
+            return self.clock.monotonic() < self.next_poll
+        return True
+
+    def _idle(self) -> None:
+        if self._orders_first():
             return
         previous = self.raw
         self.read_position()
@@ -201,14 +205,7 @@ class Machine:
     def _busy(self) -> None:
         job = self.job
         assert job is not None
-        if self.stop_reason is not None:
-            self._go(Phase.STOPPING)
-            self._stopping()
-            return
-        if self.queued is not None:
-            self._start_queued()
-            return
-        if self.clock.monotonic() < self.next_poll:
+        if self._orders_first():
             return
         finished = job.advance(self)
         if finished is not None:
