@@ -756,8 +756,9 @@ class ConfigFile:
             document = tomlkit.parse(text)
         except tomlkit.exceptions.ParseError as exc:
             raise ConfigError(f"could not save {what}: {self.path} was edited since the start and is no longer valid TOML ({exc}). Fix the file; the change was not saved.", path=self.path) from None
-        tables = document.get("focuser")
-        count = len(tables) if isinstance(tables, AoT) else 0
+        found = document.get("focuser")
+        tables = found if isinstance(found, AoT) else tomlkit.aot()  # none: every change below is refused
+        count = len(tables)
         for index, focuser in changes.items():
             if index >= count:
                 raise ConfigError(f"could not save {what}: {self.path} now has {count} [[focuser]] tables, not the {len(self.settings.focusers)} it had at the start. Restart the server to reload it.", path=self.path)
