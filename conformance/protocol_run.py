@@ -144,6 +144,7 @@ class ProtocolRun:
         self.interface_version = 4
         self.server_ids: dict[int, str] = {}  # each ServerTransactionID seen, and the request that got it
         self.repeat_reported = False
+        self.null_message_reported = False
 
     def run(self) -> None:
         steps: list[tuple[str, Callable[[], None]]] = [
@@ -246,12 +247,14 @@ class ProtocolRun:
         message = body.get("ErrorMessage")
         judgement.error_number = number
         if number == 0 and not isinstance(message, str):
-            shown = "null" if "ErrorMessage" in body else "missing"
-            problems.append((
-                Verdict.ISSUE,
-                f"ErrorMessage is {shown} on a successful reply; it must be the empty string \"\" (ConformU only gives "
-                "information, but clients that read JSON into typed fields fail on it)",
-            ))
+            if not self.null_message_reported:
+                self.null_message_reported = True
+                shown = "null" if "ErrorMessage" in body else "missing"
+                problems.append((
+                    Verdict.ISSUE,
+                    f"ErrorMessage is {shown} on a successful reply; it must be the empty string \"\" (ConformU only gives "
+                    "information, but clients that read JSON into typed fields fail on it; reported once per run)",
+                ))
         elif (number != 0 or message != "") and number != NOT_IMPLEMENTED:
             shown_message = "null or missing" if message is None else repr(message)
             judgement.error_description = f"ErrorNumber {number} (0x{number:X}), ErrorMessage {shown_message}"

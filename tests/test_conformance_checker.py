@@ -106,7 +106,7 @@ DEFECTS: dict[str, tuple[tuple[str, ...], list[tuple[str, str, str]], dict[str, 
         ("conformance",), [("conformance", "Action - Unknown name", "must return ActionNotImplemented (0x40C)")], QUICK,
     ),
     "interface_version_3": (("conformance",), [("conformance", "InterfaceVersion - Members", "so report 4")], QUICK),
-    "null_error_message": (("protocol",), [("protocol", "GET Name", "ErrorMessage is null on a successful reply")], QUICK),
+    "null_error_message": (("protocol",), [("protocol", "", "ErrorMessage is null on a successful reply")], QUICK),
     "connect_twice_fails": (
         ("conformance",), [("conformance", "Connect - Already connected", "A second PUT connect while connected failed")], QUICK,
     ),
