@@ -122,7 +122,14 @@ def test_a_bad_goto_shows_the_server_message_next_to_the_move_controls(desktop_p
         page.fill("#goto", "1000")
         page.click("#goto-form button[type=submit]")
         expect(page.locator("#move-error")).to_contain_text("not calibrated")
+        page.fill("#goto", "")
+        page.click("#goto-form button[type=submit]")
+        expect(page.locator("#move-error")).to_have_text("Give the position to go to as a whole number.")
+        page.fill("#steps", "-5")
+        page.click("#move-out")
+        expect(page.locator("#move-error")).to_contain_text("above 0")
         assert not get(running, "ismoving")
+        assert running.motor().stops == []
 
 
 def test_the_temperature_page_is_linked_for_a_focuser_with_a_thermometer(desktop_page, tmp_path):
@@ -202,6 +209,25 @@ def test_closing_the_tab_mid_jog_stops_the_focuser(chromium):
             assert running.motor().stops[-1].reason == "stopped"
         finally:
             context.close()
+
+
+def test_backlash_and_reverse_are_set_from_the_page(desktop_page):
+    page = desktop_page
+    with focuser_server(time_scale=50) as running:
+        open_control(page, running)
+        expect(page.locator("#backlash-steps")).to_have_value("0")
+        page.fill("#backlash-steps", "150")
+        page.select_option("#backlash-direction", "in")
+        page.check("#reverse")
+        page.click("#backlash-form button[type=submit]")
+        expect(page.locator("#backlash-saved")).to_have_text("Saved.")
+        assert action(running.url, "GetBacklash") == {"steps": 150, "direction": "in"}
+        assert action(running.url, "GetReverse") == {"reverse": True}
+
+        page.fill("#backlash-steps", "70000")
+        page.click("#backlash-form button[type=submit]")
+        expect(page.locator("#backlash-error")).to_contain_text("65535")
+        assert action(running.url, "GetBacklash") == {"steps": 150, "direction": "in"}
 
 
 def start_calibration(page: Any) -> None:

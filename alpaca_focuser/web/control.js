@@ -237,6 +237,13 @@
 
   // ------------------------------------------------------------------ commands
 
+  /** The whole number typed in a field; an error naming ``what`` when it is empty or not whole. */
+  function wholeNumber(id, what) {
+    const text = $(id).value.trim();
+    if (!/^[+-]?\d+$/.test(text)) throw new Error(`Give ${what} as a whole number${text ? `, not "${text}"` : ""}.`);
+    return Number(text);
+  }
+
   async function run(errorId, work) {
     Alpaca.showError(errorId, null);
     try {
@@ -261,12 +268,8 @@
 
   $("goto-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const position = Number($("goto").value);
-    if (!Number.isInteger(position) || position < 0) {
-      Alpaca.showError("move-error", new Error("Give a whole number of steps, 0 or more."));
-      return;
-    }
     run("move-error", async () => {
+      const position = wholeNumber("goto", "the position to go to");
       await Alpaca.call("PUT", "move", { Position: String(position) });
       const maxStep = view.info && view.info.calibrated ? view.info.max_step : position;
       view.target = Math.min(position, maxStep);
@@ -284,12 +287,9 @@
   });
 
   function moveBy(sign) {
-    const steps = Number($("steps").value);
-    if (!Number.isInteger(steps) || steps <= 0) {
-      Alpaca.showError("move-error", new Error("Give a whole number of steps above 0."));
-      return;
-    }
     run("move-error", async () => {
+      const steps = wholeNumber("steps", "the number of steps");
+      if (steps <= 0) throw new Error("Give the number of steps above 0; In and Out choose the direction.");
       const answer = await Alpaca.action("MoveRelative", { steps: sign * steps });
       view.target = answer.target;
     });
@@ -472,9 +472,10 @@
 
   $("preset-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const wanted = { name: $("preset-name").value };
-    if ($("preset-slot").value !== "") wanted.slot = Number($("preset-slot").value);
     presetAction(async () => {
+      if (!$("preset-name").value.trim()) throw new Error("Give the preset a name.");
+      const wanted = { name: $("preset-name").value };
+      if ($("preset-slot").value.trim() !== "") wanted.slot = wholeNumber("preset-slot", "the slot");
       await Alpaca.action("SavePreset", wanted);
       $("preset-name").value = "";
       $("preset-slot").value = "";
@@ -499,7 +500,7 @@
     event.preventDefault();
     setText("backlash-saved", "");
     run("backlash-error", async () => {
-      const steps = Number($("backlash-steps").value);
+      const steps = wholeNumber("backlash-steps", "the backlash steps");
       await Alpaca.action("SetBacklash", { steps, direction: $("backlash-direction").value });
       const reverse = $("reverse").checked;
       const now = await Alpaca.action("GetReverse");
