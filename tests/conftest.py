@@ -22,6 +22,13 @@ os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="alpaca-focuser-test-con
 os.environ.pop("ALPACA_FOCUSER_CONFIG", None)
 
 
+@pytest.fixture(autouse=True)
+def own_configuration_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own configuration folder, so a file one test's server created is never
+    found by the next one."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config-home")))
+
+
 def wait_for(condition: Callable[[], T], timeout: float = 10.0, what: str = "condition", interval: float = 0.005) -> T:
     """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
