@@ -157,3 +157,9 @@ def test_a_coefficient_that_cannot_be_saved_is_not_used(setup: Setup) -> None:
     body = put(setup.running, "action", Action="TemperatureApply", Parameters="25")
     assert body["ErrorNumber"] == 0x501 and "read-only" in body["ErrorMessage"]
     assert get(setup.running, "tempcompavailable")["Value"] is False
+
+
+def test_the_setup_page_shows_the_source_and_links_the_temperature_page(setup: Setup) -> None:
+    html = requests.get(f"{setup.running.url}/setup/v1/focuser/0/setup").text
+    assert "9.25 °C" in html and "file:" in html
+    assert 'href="/web/temperature.html?focuser=0"' in html

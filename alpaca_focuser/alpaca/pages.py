@@ -125,6 +125,7 @@ def device_rows(served: ServedDevice) -> str:
         ("Calibration", calibration_text(state)),
         ("Step size", f"{served.device.step_size_um} µm" if served.device.step_size_um else "not set (step_size_um)"),
         ("UniqueID", escape(served.device.unique_id)),
+        *temperature_rows(served),
     ]
     if failure is not None:
         when = datetime.datetime.fromtimestamp(failure.at).strftime("%Y-%m-%d %H:%M:%S")
@@ -132,6 +133,22 @@ def device_rows(served: ServedDevice) -> str:
     elif state.last_error:
         items.append(("Last problem", f"<span class=\"bad\">{escape(state.last_error)}</span>"))
     return rows(items) + "<p><a href=\"/setup\">All devices</a></p>"
+
+
+def temperature_rows(served: ServedDevice) -> list[tuple[str, str]]:
+    """The temperature source's health and compensation, with the page of the focus log."""
+    service = served.temperature
+    if service is None:
+        return [("Temperature", "no source (the temperature setting)")]
+    health = service.health()
+    reading = escape(health.message) if health.ok else f'<span class="bad">{escape(health.status)}: {escape(health.message)}</span>'
+    compensation = service.status()["tempcomp"]
+    coefficient = f"{compensation['steps_per_c']} steps per °C" if compensation["available"] else "no coefficient yet"
+    page_link = f'<a href="/web/temperature.html?focuser={served.number}">focus log and coefficient</a>'
+    return [
+        ("Temperature", f"{reading} ({escape(health.source)})"),
+        ("Temperature compensation", f"{escape(compensation['state'])}; {escape(coefficient)}; {page_link}"),
+    ]
 
 
 def limits_text(state: FocuserState) -> str:
