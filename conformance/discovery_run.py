@@ -76,18 +76,7 @@ class DiscoveryRun:
             port = self.check_reply(data, sender)
             if port is not None and (sender[0], port) not in servers:
                 servers.append((sender[0], port))
-        target = discovery_field.broadcast_target(self, address, family)
-        if target is None:
-            self.log.info("Discovery - Broadcast", "Not checked: the server is on another machine; --broadcast probes the local network")
-        else:
-            heard = self.probe(target, broadcast=True)
-            if replies and heard is not None:
-                discovery_field.check_broadcast(self, address, target, heard)
-            for data, sender in (heard or []) if self.options.broadcast else []:
-                if not discovery_field.from_server_under_test(self, address, data, sender):
-                    port = self.check_reply(data, sender)
-                    if port is not None and (sender[0], port) not in servers:
-                        servers.append((sender[0], port))
+        self.broadcast_probe(address, family, bool(replies), servers)
         for host, port in servers:
             try:
                 self.check_management(host, port)
@@ -97,6 +86,26 @@ class DiscoveryRun:
             discovery_field.check_garbage(self, address, family)
             discovery_field.check_port_sharing(self, address, family)
         setup_pages.check_setup_pages(self)
+
+    def broadcast_probe(self, address: str, family: int, answered_unicast: bool, servers: list[tuple[str, int]]) -> None:
+        """Probe as clients do; with --broadcast, every other server that answers is checked too."""
+        target = discovery_field.broadcast_target(self, address, family)
+        if target is None:
+            self.log.info("Discovery - Broadcast", "Not checked: the server is on another machine; --broadcast probes the local network")
+            return
+        mine: Callable[[bytes, tuple[str, int]], bool] = lambda data, sender: discovery_field.from_server_under_test(
+            self, address, data, sender
+        )
+        heard = self.probe(target, broadcast=True, until=None if self.options.broadcast else mine)
+        if heard is None:
+            return
+        if answered_unicast:
+            discovery_field.check_broadcast(self, address, target, heard)
+        for data, sender in heard if self.options.broadcast else []:
+            if not mine(data, sender):
+                port = self.check_reply(data, sender)
+                if port is not None and (sender[0], port) not in servers:
+                    servers.append((sender[0], port))
 
     def probe(
         self, target: str, *, broadcast: bool = False, until: Callable[[bytes, tuple[str, int]], bool] | None = None
