@@ -253,3 +253,11 @@ def test_sigkill_during_saves_leaves_a_whole_file_and_the_next_start_cleans_up(t
         assert loaded.settings.server.name.startswith("Saved")
         assert not [path.name for path in tmp_path.iterdir() if path.suffix == ".tmp"]
     print(f"{left} temp file(s) left by 5 killed savers, all removed at the next start")
+
+
+def test_a_flood_of_refused_requests_logs_a_line_now_and_then_not_one_each(caplog: pytest.LogCaptureFixture) -> None:
+    with running_server() as fresh, caplog.at_level(logging.INFO, logger="alpaca_focuser.alpaca.guard"), requests.Session() as session:
+        for _ in range(50):
+            assert session.get(fresh.api("position"), params={"Padding": "x" * (QUERY_LIMIT + 1)}).status_code == 414
+    refused = [record for record in caplog.records if "Refused" in record.getMessage()]
+    assert 1 <= len(refused) <= 2, [record.getMessage() for record in refused]

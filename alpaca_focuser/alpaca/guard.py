@@ -29,6 +29,7 @@ import ipaddress
 import logging
 import socket
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -55,6 +56,7 @@ SERVER_LIMITS: dict[str, int | bool] = {
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # methods that change nothing
 REALM = "alpaca-focuser"
 LOCAL_SUFFIXES = (".local", ".lan", ".home", ".home.arpa", ".internal", ".localdomain", ".localhost")
+LOG_INTERVAL_S = 10.0  # refused requests are logged at most once per this time
 REMEMBERED_LOGINS = 32  # verified Authorization headers kept, so a polling client is hashed once
 
 
@@ -72,12 +74,13 @@ class RequestGuard:
         self._logins: OrderedDict[bytes, None] = OrderedDict()
         self._lock = threading.Lock()
         self._host_names = {socket.gethostname().lower()}
+        self._log = QuietLog()
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         refusal = self._size_refusal(req) or self._origin_refusal(req)
         if refusal is not None:
             status, message = refusal
-            log.warning("Refused %s %s from %s: %s", req.method, req.path, req.remote_addr, message)
+            self._log.note(logging.WARNING, "Refused %s %s from %s: %s", req.method, req.path, req.remote_addr, message)
             _stop(resp, status, message)
             return
         if self._needs_password(req) and not self._password_given(req):
@@ -166,13 +169,34 @@ class RequestGuard:
                 return True
         password = _basic_password(header)
         if password is None or not verify_password(password, self.settings.password_hash):
-            log.info("Wrong or unreadable password from %s for %s %s", req.remote_addr, req.method, req.path)
+            self._log.note(logging.INFO, "Wrong or unreadable password from %s for %s %s", req.remote_addr, req.method, req.path)
             return False
         with self._lock:
             self._logins[key] = None
             while len(self._logins) > REMEMBERED_LOGINS:
                 self._logins.popitem(last=False)
         return True
+
+
+class QuietLog:
+    """At most one line per LOG_INTERVAL_S, saying how many more were left out, so a client that
+    sends thousands of bad requests cannot fill the disk with the server's log."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = -LOG_INTERVAL_S
+        self._skipped = 0
+
+    def note(self, level: int, message: str, *args: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < LOG_INTERVAL_S:
+                self._skipped += 1
+                return
+            skipped, self._skipped, self._last = self._skipped, 0, now
+        if skipped:
+            message += f" (and {skipped} more refused requests in the last {LOG_INTERVAL_S:g} s, not logged)"
+        log.log(level, message, *args)
 
 
 def _stop(resp: falcon.Response, status: str, message: str) -> None:
