@@ -3,12 +3,14 @@ must find nothing wrong with a correct one (so its findings against our server m
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from broken_focuser import BrokenFocuser, Defects
+from test_discovery import LOOPBACK_ONLY, run_in_net_namespace
 
 from conformance import RUNS, CheckerOptions, Finding, Report, Verdict, run_all
 
@@ -215,3 +217,20 @@ def test_the_command_explains_a_bad_url() -> None:
     result = run_command("http://127.0.0.1:11111/api/v1/telescope/0")
     assert result.returncode == 2
     assert "only tests focusers" in result.stderr
+
+
+def test_broadcast_probes_the_whole_network_as_clients_do() -> None:
+    """--broadcast sends to 255.255.255.255, so only inside a network namespace that has nothing but loopback."""
+    result = run_in_net_namespace(f"""
+        import json, sys
+        sys.path.insert(0, {str(REPO)!r})
+        from broken_focuser import BrokenFocuser
+        from conformance import CheckerOptions, run_all
+        with BrokenFocuser() as server:
+            options = CheckerOptions(discovery_port=server.discovery_port, discovery_duration=0.3, broadcast=True)
+            report = run_all(server.url, ("discovery",), options)
+        print(json.dumps([[f.test, f.verdict.value, f.message] for f in report.findings]))
+    """, setup=LOOPBACK_ONLY + " && ip route add 255.255.255.255/32 dev lo src 127.0.0.1")
+    findings = json.loads(result.stdout.strip().splitlines()[-1])
+    assert ["Discovery - Broadcast", "OK", "The probe broadcast to 255.255.255.255 was answered, as clients need"] in findings
+    assert not [f for f in findings if f[1] in ("ISSUE", "ERROR")], findings
