@@ -6,55 +6,23 @@ through the Alpaca API or the simulated motor itself, never through the page alo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 import requests
-from browser_support import PHONE, launched_browser, opened_page
+from browser_support import TEST_CLIENT, action, chromium_fixture, desktop_page_fixture, expect, phone_page_fixture  # noqa: F401
 from conftest import wait_for
 from server_support import RunningServer, running_server, sim_port
 from test_actions import server_from_config, write_config
 
 from alpaca_focuser.settings import FocuserSettings
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the browser fixture skips (or fails in CI) with the reason
-    expect = None
-TEST_CLIENT = 4242
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched_browser() as browser:
-        yield browser
-
-
-@pytest.fixture
-def desktop_page(chromium: Any) -> Iterator[Any]:
-    with opened_page(chromium) as page:
-        yield page
-
-
-@pytest.fixture
-def phone_page(chromium: Any) -> Iterator[Any]:
-    with opened_page(chromium, PHONE) as page:
-        yield page
-
 
 def get(running: RunningServer, member: str) -> Any:
     body = requests.get(running.api(member), params={"ClientID": TEST_CLIENT}, timeout=5).json()
     assert body["ErrorNumber"] == 0, body["ErrorMessage"]
     return body["Value"]
-
-
-def action(url: str, name: str, parameters: str = "") -> Any:
-    body = requests.put(f"{url}/api/v1/focuser/0/action", data={"Action": name, "Parameters": parameters, "ClientID": TEST_CLIENT}, timeout=5).json()
-    assert body["ErrorNumber"] == 0, body["ErrorMessage"]
-    return json.loads(body["Value"])
 
 
 def settled(running: RunningServer, timeout: float = 15) -> int:

@@ -8,7 +8,6 @@ takes the README's screenshots (written to docs/ when UPDATE_SCREENSHOTS=1).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from browser_support import DESKTOP, PHONE, launched_browser, opened_page
+from browser_support import DESKTOP, PHONE, TEST_CLIENT, action, chromium_fixture, expect, opened_page  # noqa: F401
 from conftest import wait_for
 from server_support import running_server, sim_port
 from sim_support import running_pty_simulator
@@ -25,31 +24,13 @@ from test_actions import saved_focuser, server_from_config, write_config
 
 from alpaca_focuser.settings import FocuserSettings
 
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the browser fixture skips (or fails in CI) with the reason
-    expect = None
-
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-TEST_CLIENT = 4343
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched_browser() as browser:
-        yield browser
 
 
 @pytest.fixture
 def page(chromium: Any) -> Iterator[Any]:
     with opened_page(chromium, PHONE) as opened:
         yield opened
-
-
-def action(url: str, name: str, parameters: str = "") -> Any:
-    body = requests.put(f"{url}/api/v1/focuser/0/action", data={"Action": name, "Parameters": parameters, "ClientID": TEST_CLIENT}, timeout=5).json()
-    assert body["ErrorNumber"] == 0, body["ErrorMessage"]
-    return json.loads(body["Value"])
 
 
 def comment_lines(text: str) -> list[str]:

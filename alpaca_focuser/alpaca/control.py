@@ -13,8 +13,7 @@ from importlib import resources
 
 import falcon
 
-from .pages import page, send_html
-from .protocol import BadRequest, parse_device_number
+from .pages import find_served, page, send_html, send_no_such_device
 from .served import ServedDevice
 
 PACKAGE = "alpaca_focuser"  # the files are in its web/ folder (package data, see pyproject.toml)
@@ -72,13 +71,9 @@ class ControlPage:
         self._devices = devices
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str) -> None:
-        served = self._find(device_type, device_number)
+        served = find_served(self._devices, device_type, device_number)
         if served is None:
-            message = (
-                f"<p>This server has no {escape(device_type)} {escape(device_number)}. "
-                "Its devices are listed on <a href=\"/control\">the control page</a>.</p>"
-            )
-            send_html(resp, falcon.HTTP_404, page("No such device", message))
+            send_no_such_device(resp, falcon.HTTP_404, device_type, device_number, "/control", "the control page")
             return
         if not req.path.endswith("/"):
             raise falcon.HTTPMovedPermanently(control_path(served))
@@ -89,14 +84,6 @@ class ControlPage:
         resp.content_type = CONTENT_TYPES[".html"]
         resp.cache_control = ["no-cache"]
         resp.data = html
-
-    def _find(self, device_type: str, device_number: str) -> ServedDevice | None:
-        try:
-            number = parse_device_number(device_number)
-        except BadRequest:
-            return None
-        devices = self._devices.get(device_type, [])
-        return devices[number] if number < len(devices) else None
 
 
 class DevicePicker:

@@ -82,24 +82,30 @@ class DeviceSetupPage:
         self._devices = devices
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, device_type: str, device_number: str) -> None:
-        served = self._find(device_type, device_number)
+        served = find_served(self._devices, device_type, device_number)
         if served is None:
-            message = (
-                f"<p>This server has no {escape(device_type)} {escape(device_number)}. "
-                "The devices it has are listed on <a href=\"/setup\">the server page</a>.</p>"
-            )
-            send_html(resp, falcon.HTTP_403, page("No such device", message))
+            send_no_such_device(resp, falcon.HTTP_403, device_type, device_number, "/setup", "the server page")
             return
         body = settings_form(served) + "<h2>Status</h2>" + device_rows(served)
         send_html(resp, falcon.HTTP_200, page(f"{served.device.name} ({served.label})", body, ("alpaca.js", "settings.js")))
 
-    def _find(self, device_type: str, device_number: str) -> ServedDevice | None:
-        devices = self._devices.get(device_type, [])
-        try:
-            number = parse_device_number(device_number)
-        except BadRequest:
-            return None
-        return devices[number] if number < len(devices) else None
+
+def find_served(devices: dict[str, list[ServedDevice]], device_type: str, device_number: str) -> ServedDevice | None:
+    """The device a page's address names, or None when the server has no such device."""
+    served = devices.get(device_type, [])
+    try:
+        number = parse_device_number(device_number)
+    except BadRequest:
+        return None
+    return served[number] if number < len(served) else None
+
+
+def send_no_such_device(resp: falcon.Response, status: str, device_type: str, device_number: str, listing: str, listing_name: str) -> None:
+    message = (
+        f"<p>This server has no {escape(device_type)} {escape(device_number)}. "
+        f"The devices it has are listed on <a href=\"{listing}\">{escape(listing_name)}</a>.</p>"
+    )
+    send_html(resp, status, page("No such device", message))
 
 
 def connection_text(served: ServedDevice) -> str:
