@@ -26,18 +26,21 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, serve_help: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; only ``command``'s module is imported for its options (the others
+    are listed by name), so a subcommand starts without loading the server it does not run."""
     parser = argparse.ArgumentParser(
         prog="alpaca-focuser",
         description="ASCOM Alpaca server for the Celestron Focus Motor. With no COMMAND it serves (see the options below).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=_serve_options_help(),
+        epilog=_serve_options_help() if serve_help else None,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module_name).add_arguments(sub)
+        if name == command:
+            importlib.import_module(module_name).add_arguments(sub)
         sub.set_defaults(module=module_name)
     return parser
 
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version"):
         args_list.insert(0, "serve")
-    args = build_parser().parse_args(args_list)
+    command = args_list[0] if args_list[0] in COMMANDS else None
+    args = build_parser(command, serve_help=command is None and args_list[0] != "--version").parse_args(args_list)
     return int(importlib.import_module(args.module).run(args))
 
 
