@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import grp
 import os
-import pwd
 import shlex
 import sys
 from pathlib import Path
@@ -61,6 +59,8 @@ def unit_text(config: Path, account: str | None) -> str:
 
 
 def _group_exists(name: str) -> bool:
+    import grp  # here: the module exists on Unix only
+
     try:
         grp.getgrnam(name)
     except KeyError:
@@ -113,6 +113,8 @@ def ensure_config(path: Path, root: Path, account: str | None, dry_run: bool) ->
         return f"Would write the configuration template to {path}."
     config_locations.write_new(target, config_locations.template_with(port=udev.STABLE_PORT))
     if account is not None and os.geteuid() == 0:
+        import pwd  # here: the module exists on Unix only
+
         owner = pwd.getpwnam(account)
         for item in (target, target.parent):
             os.chown(item, owner.pw_uid, owner.pw_gid)
@@ -120,6 +122,11 @@ def ensure_config(path: Path, root: Path, account: str | None, dry_run: bool) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    if not sys.platform.startswith("linux"):
+        print("alpaca-focuser service: this makes a systemd service, for Linux. On Windows, start the server at logon with a shortcut in the shell:startup folder (see the user guide).", file=sys.stderr)
+        return 2
+    import pwd  # here: the module exists on Unix only
+
     root = args.root.resolve()
     account = None if args.user_unit else _account(args)
     if account is not None and not args.dry_run:

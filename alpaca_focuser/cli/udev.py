@@ -53,6 +53,9 @@ def port_advice() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not sys.platform.startswith("linux"):
+        print("alpaca-focuser udev: udev rules are for Linux; on Windows use the COM port that 'alpaca-focuser ports' shows.", file=sys.stderr)
+        return 2
     try:
         ok = apply(plan(args.action == "install"), args.root.resolve(), args.dry_run, print)
     except OSError as error:

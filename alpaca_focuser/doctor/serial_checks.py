@@ -4,7 +4,6 @@ as a Celestron focuser (or found to be a mount or a hand controller instead)."""
 from __future__ import annotations
 
 import getpass
-import grp
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ def check_focuser(number: int, focuser: FocuserSettings, timeout: float) -> list
         if not found:
             return [problem(f"{label}: no serial port has the focuser's USB id {CELESTRON_USB_ID}. Plug its USB cable into this computer and power the mount (the motor is powered from its AUX port); 'alpaca-focuser ports' lists the ports")]
         port, label = found[0], f"Focuser {number} (auto: {found[0]})"
-    if "://" in port:
+    if "://" in port or not port.startswith("/"):  # a network port, or a Windows COM port
         return [_answers(label, port, focuser, timeout)]
     findings = _device_checks(label, port)
     if findings[-1].level is not Level.OK:
@@ -57,6 +56,8 @@ def _device_checks(label: str, port: str) -> list[Finding]:
 
 
 def _permission_advice(port: str) -> str:
+    import grp  # here: the module exists on Unix only, where device files have groups
+
     user = getpass.getuser()
     gid = os.stat(port).st_gid
     try:
