@@ -10,8 +10,7 @@ from pathlib import Path
 
 from .. import config_locations
 from ..config import ConfigError
-
-STABLE_PORT = "/dev/celestron_focuser"  # made by the rule `alpaca-focuser udev install` writes
+from .udev import STABLE_PORT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
