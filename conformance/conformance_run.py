@@ -23,9 +23,7 @@ from .client import (
     AscomError,
     Deadline,
     DeviceUrl,
-    OutOfTime,
     ReplyFault,
-    ServerUnreachable,
     Transport,
     TransportFailure,
     has_json_kind,
@@ -34,6 +32,7 @@ from .client import (
 from .move_checks import MoveChecks
 from .options import FAST, STANDARD, CheckerOptions
 from .report import Report
+from .steps import run_steps
 
 RUN = "conformance"
 LATEST_FOCUSER_INTERFACE = 4
@@ -77,7 +76,7 @@ class ConformanceRun(MoveChecks):
         self.tempcomp_false_ok = False
 
     def run(self) -> None:
-        steps: list[tuple[str, Callable[[], None]]] = [
+        steps = [
             ("the interface version", self.check_interface_version_before_connect),
             ("connecting", self.connect),
             ("the common members", self.check_common_members),
@@ -85,22 +84,8 @@ class ConformanceRun(MoveChecks):
             ("the methods", self.check_methods),
             ("disconnecting", self.disconnect),
         ]
-        for index, (name, step) in enumerate(steps):
-            try:
-                step()
-            except Abandon:
-                return
-            except ServerUnreachable as exc:
-                self.log.error("Conformance", str(exc))
-                return
-            except OutOfTime as exc:
-                undone = ", ".join(later for later, _ in steps[index:])
-                self.log.error(
-                    "Conformance",
-                    f"The {self.options.total_timeout:g} s limit for the whole check ran out during {exc} (checking {name}); "
-                    f"not finished: {undone}. The focuser may still be connected or moving. Raise the limit with --total-timeout",
-                )
-                return
+        aftermath = " The focuser may still be connected or moving."
+        run_steps(steps, self.log, "Conformance", self.options.total_timeout, Abandon, aftermath)
 
     # --- helpers -------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +33,7 @@ from .client import (
 )
 from .options import CheckerOptions
 from .report import Report, Verdict
+from .steps import run_steps
 
 RUN = "protocol"
 CLIENT_ID = "123456"
@@ -147,27 +147,13 @@ class ProtocolRun:
         self.null_message_reported = False
 
     def run(self) -> None:
-        steps: list[tuple[str, Callable[[], None]]] = [
+        steps = [
             ("connecting", self.connection_sequence),
             ("the common members", self.test_common),
             ("the focuser members", self.test_focuser),
         ]
-        for index, (name, step) in enumerate(steps):
-            try:
-                step()
-            except Abandon:
-                break
-            except ServerUnreachable as exc:
-                self.log.error("Protocol", str(exc))
-                return
-            except OutOfTime as exc:
-                undone = ", ".join(later for later, _ in steps[index:])
-                self.log.error(
-                    "Protocol",
-                    f"The {self.options.total_timeout:g} s limit for the whole check ran out during {exc} (checking {name}); "
-                    f"not finished: {undone}. Raise the limit with --total-timeout",
-                )
-                return
+        if not run_steps(steps, self.log, "Protocol", self.options.total_timeout, Abandon):
+            return
         try:
             self.check("PUT Connected", Variant("Disconnect at the end", GOOD_IDS + (("Connected", "False"),), (200,)), "PUT", "connected")
         except (ServerUnreachable, OutOfTime) as exc:
