@@ -8,6 +8,7 @@ import contextlib
 import getpass
 import io
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import requests
+from cli_support import serving, user_env
 from conftest import require_tool
 
 from alpaca_focuser.cli import main
@@ -167,3 +170,15 @@ def test_without_root_it_says_to_use_sudo(command: list[str]) -> None:
     assert code == 1, text
     assert f"sudo {sys.argv[0]} {command[0]} install" in text
     assert "Traceback" not in text
+
+
+def test_the_units_command_serves_its_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "service", "install", "--root", str(tmp_path), "--as", getpass.getuser())[0] == 0
+    exec_start = next(line for line in (tmp_path / UNIT).read_text().splitlines() if line.startswith("ExecStart="))
+    command = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert command[-2:] == ["--config", "/etc/alpaca-focuser/config.toml"]
+    command[-1] = str(tmp_path / SYSTEM_CONFIG)  # the file as written under the test's root
+    with serving(env=user_env(tmp_path), cwd=tmp_path, command=command) as served:
+        assert f"Configuration from {tmp_path / SYSTEM_CONFIG}" in served.lines[0]
+        devices = requests.get(f"{served.url}/management/v1/configureddevices", timeout=5).json()["Value"]
+        assert [device["DeviceType"] for device in devices] == ["Focuser"]
