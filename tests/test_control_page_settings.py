@@ -192,3 +192,7 @@ def test_every_page_fits_phone_and_desktop_with_halt_in_view(chromium, viewport,
         expect(page.locator("body")).to_have_class("night")
         page.reload()
         expect(page.locator("body")).to_have_class("night")  # remembered, for the rest of the night
+        page.goto(f"{server.url}/setup")
+        expect(page.locator("body")).to_have_class("night")  # on every page
+        page.click("#night")
+        expect(page.locator("body")).not_to_have_class("night")

@@ -26,7 +26,9 @@ def page(title: str, body: str, scripts: tuple[str, ...] = ()) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{escape(title)}</title><link rel=\"stylesheet\" href=\"/web/style.css\"></head>"
-        f"<body><header class=\"bar\"><h1>{escape(title)}</h1></header><main class=\"page\">{body}</main>{tags}</body></html>\n"
+        f"<body><script src=\"/web/night.js\"></script><header class=\"bar\"><h1>{escape(title)}</h1>"
+        "<button id=\"night\" type=\"button\" aria-pressed=\"false\" title=\"Red night-vision mode\">Night</button></header>"
+        f"<main class=\"page\">{body}</main>{tags}</body></html>\n"
     )
 
 

@@ -83,22 +83,5 @@ const Alpaca = (() => {
     if (element) element.textContent = error ? error.message || String(error) : "";
   }
 
-  /** Night-vision mode: remembered per browser, switched by any button with id "night". */
-  function setUpNightMode() {
-    const button = document.getElementById("night");
-    const apply = (on) => {
-      document.body.classList.toggle("night", on);
-      if (button) button.setAttribute("aria-pressed", String(on));
-    };
-    apply(window.localStorage.getItem("alpaca-focuser-night") === "1");
-    if (button) {
-      button.addEventListener("click", () => {
-        const on = !document.body.classList.contains("night");
-        window.localStorage.setItem("alpaca-focuser-night", on ? "1" : "0");
-        apply(on);
-      });
-    }
-  }
-
-  return { clientId, call, action, deviceState, deviceNumber, showError, setUpNightMode, ServerError, Unreachable };
+  return { clientId, call, action, deviceState, deviceNumber, showError, ServerError, Unreachable };
 })();

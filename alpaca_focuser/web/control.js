@@ -537,7 +537,6 @@
     }
   }
 
-  Alpaca.setUpNightMode();
   linkTemperature();
   $("settings-link").href = `/setup/v1/focuser/${number}/setup`;
   Alpaca.call("PUT", "connect").catch((error) => Alpaca.showError("move-error", error));
