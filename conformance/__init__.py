@@ -2,8 +2,10 @@
 
 ``python -m conformance http://HOST:PORT/api/v1/focuser/0`` runs ConformU's conformance run, its
 Alpaca protocol run in strict mode, and its discovery and management diagnostics, and reports
-every check with ConformU's verdict words (OK, INFO, ISSUE, ERROR). Tests call ``run_all`` and
-assert on the returned report.
+every check with ConformU's verdict words (OK, INFO, ISSUE, ERROR). It also checks, as ISSUEs,
+defects ConformU lets through that break clients in the field (field_checks, discovery_field,
+setup_pages). Every reply, and the whole check, has a deadline, so no server can hang it. Tests
+call ``run_all`` and assert on the returned report.
 """
 
 from __future__ import annotations
