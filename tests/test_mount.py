@@ -87,7 +87,7 @@ def test_presets_go_to_their_position(way: str) -> None:
         assert focuser.state.position == 11000 and motor.position == motor.limits[0] + 11000
 
 
-@pytest.mark.parametrize("way", ROUTES)
+@pytest.mark.parametrize("way", ["mount-usb", "wifi", "hc"])  # the AUX-port cable is the USB port's case in-process
 def test_unplugged_mount_cable_mid_move_completes_after_reconnecting(way: str) -> None:
     with focuser_through_mount(way, time_scale=20, grace_s=15.0) as rig:
         focuser, motor = rig.focuser, rig.motor
@@ -102,9 +102,9 @@ def test_unplugged_mount_cable_mid_move_completes_after_reconnecting(way: str) -
         assert focuser.state.position == target and motor.position - motor.limits[0] == target
 
 
-@pytest.mark.parametrize("way", ROUTES)
+@pytest.mark.parametrize("way", ["wifi", "hc"])  # one bus link for every mount door; the pass-through reports it its own way
 def test_a_focuser_silent_on_a_live_bus_is_reported_and_found_again(way: str) -> None:
-    with focuser_through_mount(way, grace_s=1.0) as rig:
+    with focuser_through_mount(way, grace_s=1.0, reply_timeout_s=0.2) as rig:
         focuser, motor = rig.focuser, rig.motor
         motor.set_fault("silent")
         wait_for(lambda: not focuser.state.connected, 30, "the silent focuser to read as disconnected")

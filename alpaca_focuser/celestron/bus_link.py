@@ -7,8 +7,11 @@ What differs from the focuser's own USB port, and how this link deals with it:
   controller, the motor controllers, a GPS or the WiFi module talk on the same line. A reply is
   only a frame from the focuser, to our address, with the command we sent; the rest is skipped.
 * A reply that comes after we gave up on it must never answer a later request: a late position
-  would be published as the current one. Each timed-out request leaves an "owed" reply behind, and
-  the next matching frame within ``LATE_HORIZON_S`` pays that debt instead of answering.
+  would be published as the current one. AUX frames carry no sequence number, so after a request
+  in which a try timed out, the link listens for ``DRAIN_TIMEOUTS`` reply timeouts past its last
+  send before the next request, and drops the stragglers. (Counting the replies still owed
+  instead never recovers from a focuser that was silent for a while: each fresh reply would pay
+  an old debt and its own request would time out, adding a new one.)
 * A command that makes the motor act (goto, move, stop, calibration) is sent once per request and
   never repeated on a timeout, because a late acknowledge would then start the same move twice;
   the device model reconnects and resumes instead. Reads are retried.
@@ -24,7 +27,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -41,7 +43,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 1.0
 READ_TRIES = 3
 MIN_GAP_S = 0.1  # at most ten exchanges a second of ours on the mount's bus
-LATE_HORIZON_S = 10.0  # a reply later than this after its request is no longer expected
+DRAIN_TIMEOUTS = 2.0  # after a timeout, stragglers are awaited this many reply timeouts past the last send
 WIFI_COMMAND_MODE = b"$$$"
 # Commands that make the motor do something: sent once, never repeated on a timeout.
 ACTIONS = frozenset({Command.GOTO_FAST, Command.GOTO_SLOW, Command.MOVE_POS, Command.MOVE_NEG, Command.CALIB_ENABLE,
@@ -79,7 +81,7 @@ class BusLink:
         self._decoder = FrameDecoder()
         self._port: serial.SerialBase | None = None
         self._lock = threading.Lock()
-        self._owed: dict[int, list[float]] = defaultdict(list)  # command -> deadlines of replies still on their way
+        self._drain_until = 0.0  # after a request with a timeout: drop what comes until then
         self._last_exchange = 0.0
 
     @property
@@ -94,7 +96,7 @@ class BusLink:
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
         self._decoder.reset()
-        self._owed.clear()
+        self._drain_until = 0.0
         log.debug("opened %s at %d baud (mount AUX bus%s)", self.url, self.baud, ", RTS/CTS handshake" if self.rtscts else "")
 
     def close(self) -> None:
@@ -120,17 +122,21 @@ class BusLink:
         with self._lock:
             self.stats.requests += 1
             self._pace()
+            self._drain(request.name)
+            sent = 0.0
+            timed_out = False
+            failure: AuxError | None = None
             try:
-                failure: AuxError | None = None
                 for attempt in range(tries):
                     if attempt:
                         self.stats.retries += 1
                         log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
                     self._send(packet, request.name)
+                    sent = time.monotonic()
                     try:
                         reply = self._receive(packet, request.name)
                     except NoReply as exc:
-                        self._owed[packet.command].append(time.monotonic() + LATE_HORIZON_S)
+                        timed_out = True
                         failure = exc
                         continue
                     try:
@@ -141,6 +147,8 @@ class BusLink:
                 raise failure
             finally:
                 self._last_exchange = time.monotonic()
+                if timed_out:  # a try's answer may still be on its way
+                    self._drain_until = sent + self.timeout * DRAIN_TIMEOUTS
 
     def _pace(self) -> None:
         wait = self._last_exchange + self.min_gap_s - time.monotonic()
@@ -169,26 +177,42 @@ class BusLink:
         self.stats.frames_sent += 1
         self.stats.bytes_sent += len(frame)
 
-    def _is_owed(self, packet: Packet) -> bool:
-        """True if ``packet`` is the late reply to an earlier, abandoned request (and pays it off)."""
-        deadlines = self._owed.get(packet.command)
-        if not deadlines:
-            return False
-        now = time.monotonic()
-        deadlines[:] = [deadline for deadline in deadlines if deadline > now]
-        if not deadlines:
-            return False
-        deadlines.pop(0)
-        return True
+    def _drain(self, name: str) -> None:
+        """Drop what came before this request (nothing in it can answer a request not yet sent),
+        and the replies still on their way to an earlier request whose try timed out."""
+        port = self._port_or_raise(name)
+        try:
+            while True:
+                left = self._drain_until - time.monotonic()
+                waiting = port.in_waiting
+                if left <= 0 and not waiting:
+                    break
+                port.timeout = max(left, 0)
+                chunk = port.read(max(1, waiting))
+                self.stats.bytes_received += len(chunk)
+                for packet in self._decoder.feed(chunk):
+                    self.stats.frames_received += 1
+                    if packet.source == self.device and packet.destination == self.source:
+                        self.stats.late_replies_ignored += 1
+                        log.debug("%s: dropped a late reply to an earlier request: %s", self.url, packet)
+                    else:
+                        self.stats.foreign_frames += 1
+        except (serial.SerialException, OSError, TypeError) as exc:
+            self.close()
+            raise LinkClosed(f"{self.url}: link lost before sending {name}: {exc}") from exc
+        self._drain_until = 0.0
 
     def _receive(self, request: Packet, name: str) -> Packet:
         port = self._port_or_raise(name)
         deadline = time.monotonic() + self.timeout
         heard: list[str] = []
+        echoed = False
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 others = f"; heard only other traffic: {', '.join(heard[:3])}" if heard else "; the line was silent"
+                if heard and not echoed and not self.rtscts:
+                    others += "; our own request did not come back either: on a mount's AUX or PC port cable, set rtscts = true"
                 raise NoReply(f"{self.url}: no reply from the focuser (AUX {self.device:#04x}) to {name} ({request}) within {self.timeout:g} s{others}")
             try:
                 port.timeout = remaining
@@ -203,11 +227,8 @@ class BusLink:
                 self.stats.frames_received += 1
                 if packet == request:
                     self.stats.echoes_ignored += 1
+                    echoed = True
                 elif packet.reply_to(request):
-                    if self._is_owed(packet):
-                        self.stats.late_replies_ignored += 1
-                        log.debug("%s: ignored a late reply to an earlier %s: %s", self.url, name, packet)
-                        continue
                     return packet
                 else:
                     self.stats.foreign_frames += 1

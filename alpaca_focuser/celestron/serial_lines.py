@@ -43,7 +43,7 @@ def _keep_lines_on_close(port: serial.SerialBase) -> None:
         return  # Windows: the driver does not drop the lines on close
     try:
         fd = port.fileno()
-    except (AttributeError, NotImplementedError, serial.SerialException):
+    except (AttributeError, NotImplementedError, OSError, ValueError, serial.SerialException):
         return  # not a local tty (TCP, the simulator): nothing to hang up
     try:
         attributes = termios.tcgetattr(fd)

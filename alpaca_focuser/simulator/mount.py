@@ -4,6 +4,8 @@
 * ``hc_path``: a NexStar hand controller's serial port on a pty, with the pass-through.
 * ``wifi_url``: the mount's WiFi module on TCP (``socket://127.0.0.1:PORT``), with its ``$$$``
   command mode.
+* ``aux_url``: a cable on its AUX or PC port (``mountaux://NAME``, in this process: a pty has no
+  modem lines for the port's RTS/CTS handshake).
 
 All three reach one bus, so a move made through one is seen through the others.
 """
@@ -11,6 +13,7 @@ All three reach one bus, so a move made through one is seen through the others.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Self
 
@@ -18,6 +21,7 @@ from .hand_controller import HandController
 from .motor import FocusMotor
 from .mount_bus import CHATTER_INTERVAL_S, MountBus
 from .mount_wifi import WifiBridge
+from .protocol_mountaux import register, unregister
 from .pty_server import PtySimulator
 from .serving import Responder
 from .tcp_server import TcpSimulator
@@ -35,6 +39,8 @@ class SimulatedMount:
         self.usb = PtySimulator(motor, folder / "mount-usb", responder=lambda: self.bus.port("mount usb"))
         self.hc = PtySimulator(motor, folder / "hand-controller", responder=self._hand_controller)
         self.wifi = TcpSimulator(motor, host, wifi_port, responder=self._bridge)
+        self._aux_name = f"mount-{uuid.uuid4().hex[:12]}"
+        self.aux_url = register(self._aux_name, self.bus)
 
     @property
     def usb_path(self) -> str:
@@ -74,6 +80,7 @@ class SimulatedMount:
         self.wifi.stop()
         self.hc.stop()
         self.usb.stop()
+        unregister(self._aux_name)
         self.bus.stop()
 
     def __enter__(self) -> Self:
