@@ -309,7 +309,7 @@
 
   function sendJog(rate, errorId, keepalive = false) {
     jogQueue = jogQueue.then(() => Alpaca.action("Jog", rate, { keepalive })).then(
-      () => Alpaca.showError(errorId, null),
+      () => { if (rate !== 0) Alpaca.showError(errorId, null); }, // a release keeps the reason a jog was refused
       (error) => {
         const uncalibrated = errorId === "cal-error" && error.number === 0x40b && view.info && !view.info.calibrated;
         Alpaca.showError(errorId, uncalibrated ? new Error(UNCALIBRATED_JOG) : error);
