@@ -86,14 +86,14 @@ def run(args: argparse.Namespace) -> int:
         print('  port = "sim://"               # the built-in simulator, to try the server without hardware')
         return 1
     print("Put this in the [[focuser]] section of config.toml:")
-    for port, info, route in found:
-        if info is not None and info.stable_path:
-            print(f'  port = "{info.stable_path}"   # stays the same when the USB link re-enumerates')
+    for port, where, route in found:
+        if where is not None and where.stable_path:
+            print(f'  port = "{where.stable_path}"   # stays the same when the USB link re-enumerates')
         else:
             print(f'  port = "{port}"')
         if route != "usb":
             print(f'  route = "{route}"   # {ROUTE_TITLES[route]}')
-    if any(info is not None and info.is_celestron_id for _, info, _ in found):
+    if any(where is not None and where.is_celestron_id for _, where, _ in found):
         print('or port = "auto" to find it by its USB id at every start.')
     if any(route == "mount" for _, _, route in found):
         print("On a mount's AUX or PC port cable add rtscts = true; the mount's USB port and WiFi need no handshake.")

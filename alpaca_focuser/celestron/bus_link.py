@@ -79,7 +79,7 @@ class BusLink:
         self.min_gap_s = min_gap_s
         self.stats = BusStats()
         self._decoder = FrameDecoder()
-        self._port: serial.SerialBase | None = None
+        self._port: serial.Serial | None = None
         self._lock = threading.Lock()
         self._drain_until = 0.0  # after a request with a timeout: drop what comes until then
         self._last_exchange = 0.0
@@ -155,7 +155,7 @@ class BusLink:
         if wait > 0:
             time.sleep(wait)
 
-    def _port_or_raise(self, name: str) -> serial.SerialBase:
+    def _port_or_raise(self, name: str) -> serial.Serial:
         if self._port is None or not self._port.is_open:
             raise LinkClosed(f"{self.url}: cannot send {name}, the port is not open")
         return self._port

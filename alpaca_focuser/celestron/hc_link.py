@@ -66,7 +66,7 @@ class HandControllerLink:
         self.device = device
         self.timeout = max(timeout, HC_REPLY_TIMEOUT_S)
         self.stats = LinkStats()
-        self._port: serial.SerialBase | None = None
+        self._port: serial.Serial | None = None
         self._lock = threading.Lock()
         self._out_of_step = False
 
@@ -126,7 +126,7 @@ class HandControllerLink:
             assert failure is not None
             raise failure
 
-    def _port_or_raise(self, name: str) -> serial.SerialBase:
+    def _port_or_raise(self, name: str) -> serial.Serial:
         if self._port is None or not self._port.is_open:
             raise LinkClosed(f"{self.url}: cannot send {name}, the port is not open")
         return self._port
@@ -152,7 +152,7 @@ class HandControllerLink:
             )
         return reply[:length]
 
-    def _read_reply(self, port: serial.SerialBase, length: int, name: str, command: bytes) -> bytes:
+    def _read_reply(self, port: serial.Serial, length: int, name: str, command: bytes) -> bytes:
         """``length`` data bytes and '#', or more bytes up to the '#' when the device failed."""
         deadline = time.monotonic() + self.timeout
         reply = bytearray()
@@ -167,7 +167,7 @@ class HandControllerLink:
             reply += chunk
         return bytes(reply)
 
-    def _wait_for_quiet(self, port: serial.SerialBase) -> None:
+    def _wait_for_quiet(self, port: serial.Serial) -> None:
         """Drop bytes until none came for ``QUIET_S`` (a late reply), so the next reply is ours."""
         deadline = time.monotonic() + self.timeout
         port.timeout = QUIET_S

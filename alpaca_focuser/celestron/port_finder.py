@@ -200,8 +200,8 @@ def find_focuser(candidates: list[str] | None = None, baud: int = DEFAULT_BAUD, 
                 rejected.append(f"{info.device} ({info.usb_label}): not a port with the focuser's USB id {CELESTRON_USB_ID}, not probed")
     by_real_path = {os.path.realpath(device): info for device, info in known.items()}
     for port in candidates:
-        info = known.get(port) or by_real_path.get(os.path.realpath(port))
-        label = info.usb_label if info else "no USB id"
+        candidate = known.get(port) or by_real_path.get(os.path.realpath(port))
+        label = candidate.usb_label if candidate else "no USB id"
         result = probe(port, baud=baud, timeout=timeout)
         if result.confirmed:
             log.info("Found the Celestron focuser on %s (%s), firmware %s", port, label, result.version)

@@ -34,7 +34,9 @@ class Link(Protocol):
     """What the device model needs of a link; ``request`` raises ``AuxError`` on any failure."""
 
     url: str
-    stats: LinkStats
+
+    @property
+    def stats(self) -> LinkStats: ...
 
     def open(self) -> None: ...
 

@@ -25,7 +25,7 @@ class HandshakeFailed(serial.SerialException):
     """The port never raised CTS: not an AUX/PC port, or nothing is connected to it."""
 
 
-def open_port(url: str, baud: int, timeout: float, *, rtscts: bool = False) -> serial.SerialBase:
+def open_port(url: str, baud: int, timeout: float, *, rtscts: bool = False) -> serial.Serial:
     """Open ``url`` without resetting what is behind it; with ``rtscts``, RTS starts low."""
     port = serial.serial_for_url(url, baudrate=baud, timeout=timeout, write_timeout=timeout, do_not_open=True)
     if rtscts:
@@ -35,7 +35,7 @@ def open_port(url: str, baud: int, timeout: float, *, rtscts: bool = False) -> s
     return port
 
 
-def _keep_lines_on_close(port: serial.SerialBase) -> None:
+def _keep_lines_on_close(port: serial.Serial) -> None:
     """Clear HUPCL so closing the port leaves DTR and RTS alone (no reset of the adapter)."""
     try:
         import termios
@@ -53,7 +53,7 @@ def _keep_lines_on_close(port: serial.SerialBase) -> None:
         log.debug("could not keep the modem lines of %s up on close: %s", port.port, exc)
 
 
-def write_with_handshake(port: serial.SerialBase, data: bytes, baud: int) -> None:
+def write_with_handshake(port: serial.Serial, data: bytes, baud: int) -> None:
     """Raise RTS, wait for CTS, write ``data``, let it leave the wire, drop RTS."""
     port.rts = True
     try:

@@ -12,6 +12,7 @@ pyserial finds this module because the simulator package is in ``protocol_handle
 from __future__ import annotations
 
 import threading
+from typing import Any
 from urllib.parse import urlsplit
 
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException, Timeout
@@ -41,15 +42,16 @@ class Serial(SerialBase):
     lost_without_rts = 0  # bytes written while RTS was down, for tests
 
     def open(self) -> None:
-        if self._port is None:
+        url = self.port
+        if url is None:
             raise SerialException("port must be configured before it can be used")
-        name = urlsplit(self._port).netloc
+        name = urlsplit(url).netloc
         with _lock:
             bus = _buses.get(name)
         if bus is None:
-            raise SerialException(f"could not open port {self._port}: no simulated mount called {name!r}")
+            raise SerialException(f"could not open port {url}: no simulated mount called {name!r}")
         if bus.motor.unplugged:
-            raise SerialException(f"could not open port {self._port}: the simulated mount's cable is unplugged")
+            raise SerialException(f"could not open port {url}: the simulated mount's cable is unplugged")
         self._bus = bus
         self._line: BusPort = bus.port("aux port")
         self._buffer = b""
@@ -66,7 +68,7 @@ class Serial(SerialBase):
 
     def _update_rts_state(self) -> None:
         """Raising RTS asks for the line (granted at once), dropping it gives the line back."""
-        self._granted = bool(self._rts_state)
+        self._granted = bool(self.rts)
 
     def _update_dtr_state(self) -> None:
         """DTR is not wired on the AUX port."""
@@ -75,7 +77,7 @@ class Serial(SerialBase):
         if not self.is_open:
             raise PortNotOpenError()
         if self._bus.motor.unplugged:
-            raise SerialException(f"{self._port}: device disconnected (the simulated mount's cable is unplugged)")
+            raise SerialException(f"{self.port}: device disconnected (the simulated mount's cable is unplugged)")
 
     @property
     def cts(self) -> bool:
@@ -102,7 +104,7 @@ class Serial(SerialBase):
 
     def read(self, size: int = 1) -> bytes:
         self._check()
-        timeout = Timeout(self._timeout)
+        timeout = Timeout(self.timeout if self.timeout is not None else float("inf"))
         while True:
             self._buffer += self._line.take()
             if self._buffer:
@@ -114,7 +116,7 @@ class Serial(SerialBase):
             threading.Event().wait(_WAIT if left is None else min(_WAIT, left))
             self._check()
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: Any) -> int:  # any buffer, as pyserial takes
         self._check()
         payload = bytes(data)
         if self._granted:
