@@ -64,6 +64,8 @@ def positive_float(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pty", metavar="PATH", help="make PATH a symlink to a pseudo-terminal that is the focuser")
     parser.add_argument("--tcp", metavar="[HOST:]PORT", type=tcp_address, help="listen on TCP like a Celestron WiFi module (127.0.0.1 unless a host is given)")
+    parser.add_argument("--mount", action="store_true", help="plug the focuser into a simulated mount's AUX bus: --pty is then the mount's USB port and --tcp its WiFi module, with echo and other devices' traffic")
+    parser.add_argument("--hc", metavar="PATH", help="also make PATH a NexStar hand controller's serial port on that mount, with the pass-through (implies --mount)")
     parser.add_argument("--time-scale", type=positive_float, default=1.0, metavar="N", help="run N times faster than the real motor (default 1)")
     parser.add_argument("--uncalibrated", action="store_true", help="start uncalibrated (limits read as zero)")
     parser.add_argument("--echo", action="store_true", help="echo every host packet, as the mount's AUX bus and WiFi do")
@@ -83,8 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not args.pty and not args.tcp:
-        print("alpaca-focuser sim: give --pty PATH and/or --tcp [HOST:]PORT to say where the focuser should appear", file=sys.stderr)
+    if not args.pty and not args.tcp and not args.hc:
+        print("alpaca-focuser sim: give --pty PATH, --tcp [HOST:]PORT and/or --hc PATH to say where the focuser should appear", file=sys.stderr)
         return 2
     try:
         motor = FocusMotor(
@@ -102,19 +104,28 @@ def run(args: argparse.Namespace) -> int:
         print(f"alpaca-focuser sim: {exc}", file=sys.stderr)
         return 2
     servers: list[Any] = []
+    usb, wifi, hand_controller = _doors(motor, args, servers)
+    where = "the mount's USB port" if usb else "simulated focuser"
     try:
         if args.pty:
             from .pty_server import PtySimulator
 
-            pty_server = PtySimulator(motor, args.pty).start()
+            pty_server = PtySimulator(motor, args.pty, responder=usb).start()
             servers.append(pty_server)
-            print(f"simulated focuser on {pty_server.path} -> {pty_server.device}", flush=True)
+            print(f"{where} on {pty_server.path} -> {pty_server.device}", flush=True)
         if args.tcp:
             from .tcp_server import TcpSimulator
 
-            tcp_server = TcpSimulator(motor, *args.tcp).start()
+            tcp_server = TcpSimulator(motor, *args.tcp, responder=wifi).start()
             servers.append(tcp_server)
-            print(f"simulated focuser listening on {tcp_server.url}", flush=True)
+            listener = "the mount's WiFi module" if wifi else "simulated focuser"
+            print(f"{listener} listening on {tcp_server.url}", flush=True)
+        if args.hc:
+            from .pty_server import PtySimulator
+
+            hc_server = PtySimulator(motor, args.hc, responder=hand_controller).start()
+            servers.append(hc_server)
+            print(f"hand controller on {hc_server.path} -> {hc_server.device}", flush=True)
     except OSError as exc:
         for server in servers:
             server.stop()
@@ -130,3 +141,17 @@ def run(args: argparse.Namespace) -> int:
         server.stop()
     print("simulated focuser stopped", flush=True)
     return 0
+
+
+def _doors(motor: FocusMotor, args: argparse.Namespace, servers: list[Any]) -> tuple[Any, Any, Any]:
+    """With --mount or --hc: the responders behind the mount's USB port, WiFi and hand controller
+    (the bus is started and put first in ``servers`` to be stopped last); else the focuser's own."""
+    if not (args.mount or args.hc):
+        return None, None, None
+    from .hand_controller import HandController
+    from .mount_bus import MountBus
+    from .mount_wifi import WifiBridge
+
+    bus = MountBus(motor).start()
+    servers.append(bus)
+    return (lambda: bus.port("mount usb")), (lambda: WifiBridge(bus)), (lambda: HandController(bus))
