@@ -17,7 +17,7 @@ from alpaca_focuser.celestron.bus_link import BusLink
 from alpaca_focuser.celestron.commands import Limits
 from alpaca_focuser.celestron.hc_link import HandControllerLink, pass_through
 from alpaca_focuser.celestron.link import AuxError, MalformedReply, NoReply
-from alpaca_focuser.celestron.port_finder import identify
+from alpaca_focuser.celestron.port_finder import PortNotFound, find_focuser, identify
 from alpaca_focuser.celestron.routes import Route
 from alpaca_focuser.config import check_focuser_setting
 from alpaca_focuser.simulator.mount_bus import HAND_CONTROLLER
@@ -174,3 +174,9 @@ def test_aux_port_needs_the_rts_cts_handshake() -> None:
         with BusLink(mount.aux_url, baud=19200, timeout=0.3, rtscts=True) as link:
             assert link.request(commands.get_position()) == mount.motor.position
             assert link.stats.echoes_ignored == 1
+
+
+def test_port_auto_tells_the_user_it_found_a_hand_controller_instead() -> None:
+    with running_mount() as mount:
+        with pytest.raises(PortNotFound, match=f'a NexStar hand controller, version 5.31: set route = "hc" and port = "{mount.hc_path}"'):
+            find_focuser([mount.hc_path], timeout=0.5)

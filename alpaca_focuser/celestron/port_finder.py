@@ -205,6 +205,9 @@ def find_focuser(candidates: list[str] | None = None, baud: int = DEFAULT_BAUD, 
         result = probe(port, baud=baud, timeout=timeout)
         if result.confirmed:
             log.info("Found the Celestron focuser on %s (%s), firmware %s", port, label, result.version)
+            if result.route != "usb":
+                log.warning('%s echoes our requests, as a mount\'s AUX bus does: set route = "mount" for this focuser, '
+                            "so the server paces itself on the shared bus", port)
             return port
         log.info("%s (%s) is not the focuser: %s", port, label, result.reason)
         rejected.append(f"{port} ({label}): {result.reason}")
@@ -213,11 +216,13 @@ def find_focuser(candidates: list[str] | None = None, baud: int = DEFAULT_BAUD, 
             "No serial ports found, so the focuser cannot be found. Check that its USB cable is plugged "
             "in and the focuser is powered through its AUX cable, then try again."
         )
-    for info in known.values():
-        if info.is_bridge:
-            identity = identify(info.device, timeout)
-            if identity.route is not None:
-                raise PortNotFound(f"The focuser's own USB port was not found. {_route_advice(info.device, identity)}")
+    own_ids = {os.path.realpath(info.device) for info in known.values() if info.is_celestron_id}
+    asked = [port for port in candidates if os.path.realpath(port) not in own_ids]  # ports named by the caller
+    bridges = [info.device for info in known.values() if info.is_bridge and info.device not in asked]
+    for port in asked + bridges:
+        identity = identify(port, timeout)
+        if identity.route not in (None, "usb"):
+            raise PortNotFound(f"The focuser's own USB port was not found. {_route_advice(port, identity)}")
     raise PortNotFound(
         f"No port answered as the Celestron focuser (USB id {CELESTRON_USB_ID}) at {baud} baud. Ports seen:\n  "
         + "\n  ".join(rejected)
