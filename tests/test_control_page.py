@@ -129,6 +129,18 @@ def test_a_server_that_goes_away_is_shown_as_unreachable(desktop_page):
         expect(page.locator("#banner")).to_contain_text("cannot be reached")
 
 
+def test_a_page_that_lost_its_connection_connects_again(desktop_page):
+    page = desktop_page
+    with focuser_server(time_scale=50) as running:  # the tests' own client keeps the focuser connected
+        open_control(page, running)
+        page_client = {"ClientID": page.evaluate("Alpaca.clientId")}
+        connected = lambda: requests.get(running.api("connected"), params=page_client, timeout=5).json()["Value"]
+        assert connected()
+        requests.put(running.api("disconnect"), data=page_client, timeout=5)  # as after a server restart
+        wait_for(connected, 15, "the page to connect again")
+        expect(page.locator("#status")).to_have_text("idle")
+
+
 def test_jog_runs_while_held_and_stops_on_release(desktop_page):
     page = desktop_page
     with focuser_server(time_scale=50, jog_timeout_s=30.0) as running:  # only the release can stop it

@@ -6,6 +6,7 @@
   const FAST_POLL_MS = 250; // while the page is visible
   const HIDDEN_POLL_MS = 3000; // while the tab is hidden or the phone asleep
   const INFO_EVERY = 4; // FocuserInfo and CalibrationStatus every few polls (every poll while calibrating)
+  const RECONNECT_MS = 5000; // the page connects itself again after losing its connection
   const JOG_RENEW_MS = 500; // the server stops a jog that is not renewed within jog_timeout_s (2 s)
   const CHECKS = "What to check: the motor's set screws on the focuser knob are tight and it does not slip; "
     + "the focuser was not near one end of its travel when calibration started (start from about the middle); "
@@ -28,6 +29,7 @@
     target: null,
     wasCalibrating: false,
     knownCalibrated: null,
+    reconnectedAt: 0,
     ticks: 0,
   };
   let pollTimer = null;
@@ -48,6 +50,7 @@
       const calibrating = Boolean(view.calibration && view.calibration.running);
       if (!info || !info.connected || view.ticks % INFO_EVERY === 0) {
         view.info = await Alpaca.action("FocuserInfo");
+        if (view.info.connected) await keepOwnConnection();
       }
       if (view.info.connected) {
         const state = await Alpaca.deviceState();
@@ -81,6 +84,15 @@
       return;
     }
     pollTimer = setTimeout(poll, document.hidden ? HIDDEN_POLL_MS : FAST_POLL_MS);
+  }
+
+  /** The page holds a connection of its own, so the focuser stays connected while it is open even
+   * when another client disconnects; after a server restart forgot it, it connects again. */
+  async function keepOwnConnection() {
+    if (Date.now() - view.reconnectedAt < RECONNECT_MS) return;
+    if (await Alpaca.call("GET", "connected")) return;
+    view.reconnectedAt = Date.now();
+    await Alpaca.call("PUT", "connect");
   }
 
   document.addEventListener("visibilitychange", () => {
