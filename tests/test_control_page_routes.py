@@ -3,8 +3,13 @@ page of each device, the static files, and clear answers for addresses that lead
 
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
+
 import requests
-from server_support import running_server
+from server_support import running_server, sim_port
+
+from alpaca_focuser.settings import FocuserSettings
 
 
 def test_one_focuser_goes_straight_to_its_control_page():
@@ -67,3 +72,39 @@ def test_addresses_that_lead_nowhere_say_where_to_go():
         traversal = requests.get(f"{running.url}/web/../alpaca/control.py", timeout=5)
         assert traversal.status_code == 404
         assert "import" not in traversal.text
+
+
+class _ButtonTexts(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = 0
+        self.texts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "button":
+            self.inside += 1
+            self.texts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "button":
+            self.inside -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.inside:
+            self.texts[-1] += data
+
+
+def test_the_not_calibrated_message_names_controls_that_exist():
+    url, _ = sim_port(50, uncalibrated=1)
+    with running_server([FocuserSettings(port=url)]) as running:
+        message = requests.put(running.api("move"), data={"Position": "100"}, timeout=5).json()["ErrorMessage"]
+        actions = requests.get(running.api("supportedactions"), timeout=5).json()["Value"]
+        parser = _ButtonTexts()
+        parser.feed(requests.get(f"{running.url}/control/v1/focuser/0/", timeout=5).text)
+        buttons = {text.strip() for text in parser.texts}
+        named = re.findall(r"'([^']+)'", message)
+        assert named, f"the message names no action or button: {message}"
+        for name in named:
+            assert name in actions or name in buttons, f"{name!r} in {message!r} is neither an action nor a button of the control page"
+        for path in re.findall(r"/control/v1/focuser/\w+/", message):
+            assert requests.get(running.url + path.replace("/N/", "/0/"), timeout=5).status_code == 200, path
