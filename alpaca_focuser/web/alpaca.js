@@ -83,5 +83,12 @@ const Alpaca = (() => {
     if (element) element.textContent = error ? error.message || String(error) : "";
   }
 
-  return { clientId, call, action, deviceState, deviceNumber, showError, ServerError, Unreachable };
+  /** The whole number typed in a field; an error naming ``what`` when it is empty or not whole. */
+  function wholeNumber(id, what) {
+    const text = document.getElementById(id).value.trim();
+    if (!/^[+-]?\d+$/.test(text)) throw new Error(`Give ${what} as a whole number${text ? `, not "${text}"` : ""}.`);
+    return Number(text);
+  }
+
+  return { clientId, call, action, deviceState, deviceNumber, showError, wholeNumber, ServerError, Unreachable };
 })();

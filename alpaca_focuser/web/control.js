@@ -7,7 +7,6 @@
   const HIDDEN_POLL_MS = 3000; // while the tab is hidden or the phone asleep
   const INFO_EVERY = 4; // FocuserInfo and CalibrationStatus every few polls (every poll while calibrating)
   const RECONNECT_MS = 5000; // the page connects itself again after losing its connection
-  const JOG_RENEW_MS = 500; // the server stops a jog that is not renewed within jog_timeout_s (2 s)
   const CHECKS = "What to check: the motor's set screws on the focuser knob are tight and it does not slip; "
     + "the focuser was not near one end of its travel when calibration started (start from about the middle); "
     + "the focuser shaft turns freely over its whole travel (a loose retaining nut or a bent shaft makes the gears bind); "
@@ -96,8 +95,7 @@
   }
 
   document.addEventListener("visibilitychange", () => {
-    if (document.hidden) stopJog();
-    else poll();
+    if (!document.hidden) poll();
   });
 
   // ------------------------------------------------------------------ rendering
@@ -114,7 +112,7 @@
     const calibration = view.calibration;
     const calibrating = Boolean(connected && calibration && calibration.running);
     if (!view.moving) view.halting = false;
-    if (!view.moving && !jogging()) view.target = null;
+    if (!view.moving && !Jog.active()) view.target = null;
 
     if (info && info.name) {
       setText("title", info.name);
@@ -129,7 +127,7 @@
     else if (info.activity === "connecting") [status, kind] = ["connecting", "moving"];
     else if (calibrating) [status, kind] = ["calibrating", "moving"];
     else if (view.halting || (view.moving && info.activity === "stopping")) [status, kind] = ["halting", "moving"];
-    else if (view.moving) [status, kind] = [jogging() ? "jogging" : "moving", "moving"];
+    else if (view.moving) [status, kind] = [Jog.active() ? "jogging" : "moving", "moving"];
     const pill = $("status");
     setText("status", status);
     pill.className = `pill ${kind}`;
@@ -249,13 +247,6 @@
 
   // ------------------------------------------------------------------ commands
 
-  /** The whole number typed in a field; an error naming ``what`` when it is empty or not whole. */
-  function wholeNumber(id, what) {
-    const text = $(id).value.trim();
-    if (!/^[+-]?\d+$/.test(text)) throw new Error(`Give ${what} as a whole number${text ? `, not "${text}"` : ""}.`);
-    return Number(text);
-  }
-
   async function run(errorId, work) {
     Alpaca.showError(errorId, null);
     try {
@@ -269,7 +260,7 @@
   }
 
   async function halt() {
-    stopJog(false);
+    Jog.stop(false); // Halt stops the jog on the server
     view.halting = true;
     render();
     await run("move-error", () => Alpaca.call("PUT", "halt"));
@@ -281,7 +272,7 @@
   $("goto-form").addEventListener("submit", (event) => {
     event.preventDefault();
     run("move-error", async () => {
-      const position = wholeNumber("goto", "the position to go to");
+      const position = Alpaca.wholeNumber("goto", "the position to go to");
       await Alpaca.call("PUT", "move", { Position: String(position) });
       const maxStep = view.info && view.info.calibrated ? view.info.max_step : position;
       view.target = Math.min(position, maxStep);
@@ -300,7 +291,7 @@
 
   function moveBy(sign) {
     run("move-error", async () => {
-      const steps = wholeNumber("steps", "the number of steps");
+      const steps = Alpaca.wholeNumber("steps", "the number of steps");
       if (steps <= 0) throw new Error("Give the number of steps above 0; In and Out choose the direction.");
       const answer = await Alpaca.action("MoveRelative", { steps: sign * steps });
       view.target = answer.target;
@@ -309,189 +300,23 @@
   $("move-in").addEventListener("click", () => moveBy(-1));
   $("move-out").addEventListener("click", () => moveBy(1));
 
-  // ------------------------------------------------------------------ jog (dead-man)
+  // ------------------------------------------------------------------ jog and keys
 
-  let jog = null; // {rate, source, timer, errorId}
-  let jogQueue = Promise.resolve(); // Jog requests in order, so a quick release never overtakes its start
-  let renewing = false;
-
-  function jogging() {
-    return jog !== null;
-  }
-
-  function sendJog(rate, errorId, keepalive = false) {
-    jogQueue = jogQueue.then(() => Alpaca.action("Jog", rate, { keepalive })).then(
-      () => { if (rate !== 0) Alpaca.showError(errorId, null); }, // a release keeps the reason a jog was refused
-      (error) => {
-        const uncalibrated = errorId === "cal-error" && error.number === 0x40b && view.info && !view.info.calibrated;
-        Alpaca.showError(errorId, uncalibrated ? new Error(UNCALIBRATED_JOG) : error);
-        if (rate !== 0 && error instanceof Alpaca.ServerError) stopJog(false);
-      },
-    );
-    return jogQueue;
-  }
-
-  function startJog(direction, source, errorId) {
-    if (jog && jog.source === source) return;
-    stopJog(false);
-    const rate = direction * Number($("jog-rate").value);
-    jog = { rate, source, errorId, timer: setInterval(renewJog, JOG_RENEW_MS) };
-    if (source instanceof HTMLElement) source.classList.add("active");
-    view.target = null;
-    sendJog(rate, errorId);
-    render();
-  }
-
-  function renewJog() {
-    if (!jog || renewing) return;
-    renewing = true;
-    sendJog(jog.rate, jog.errorId).finally(() => { renewing = false; });
-  }
-
-  function stopJog(send = true) {
-    if (!jog) return;
-    const { timer, source, errorId } = jog;
-    clearInterval(timer);
-    if (source instanceof HTMLElement) source.classList.remove("active");
-    jog = null;
-    if (send) sendJog(0, errorId, true);
-  }
-
-  function holdButton(button, errorId) {
-    const direction = Number(button.dataset.direction);
-    button.addEventListener("pointerdown", (event) => {
-      event.preventDefault();
-      button.setPointerCapture(event.pointerId);
-      startJog(direction, button, errorId);
-    });
-    for (const name of ["pointerup", "pointercancel", "lostpointercapture"]) {
-      button.addEventListener(name, () => { if (jog && jog.source === button) stopJog(); });
-    }
-    button.addEventListener("contextmenu", (event) => event.preventDefault());
-    button.addEventListener("keydown", (event) => {
-      if ((event.key === " " || event.key === "Enter") && !event.repeat) {
-        event.preventDefault();
-        startJog(direction, button, errorId);
-      }
-    });
-    button.addEventListener("keyup", (event) => {
-      if (event.key === " " || event.key === "Enter") stopJog();
-    });
-  }
-  holdButton($("jog-in"), "jog-error");
-  holdButton($("jog-out"), "jog-error");
-  holdButton($("cal-jog-in"), "cal-error");
-  holdButton($("cal-jog-out"), "cal-error");
-
-  const ARROWS = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1 };
+  Jog.setUp({
+    rate: () => Number($("jog-rate").value),
+    started: () => { view.target = null; render(); },
+    explain: (error, errorId) => {
+      const uncalibrated = errorId === "cal-error" && error.number === 0x40b && view.info && !view.info.calibrated;
+      return uncalibrated ? new Error(UNCALIBRATED_JOG) : error;
+    },
+  });
+  for (const id of ["jog-in", "jog-out"]) Jog.holdButton($(id), "jog-error");
+  for (const id of ["cal-jog-in", "cal-jog-out"]) Jog.holdButton($(id), "cal-error");
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
       event.preventDefault();
       halt();
-      return;
     }
-    const typing = event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement;
-    if (event.key in ARROWS && !typing) {
-      event.preventDefault();
-      if (!event.repeat) startJog(ARROWS[event.key], `key:${event.key}`, "jog-error");
-    }
-  });
-  document.addEventListener("keyup", (event) => {
-    if (jog && jog.source === `key:${event.key}`) stopJog();
-  });
-  window.addEventListener("blur", () => stopJog());
-  window.addEventListener("pagehide", () => stopJog());
-
-  // ------------------------------------------------------------------ presets
-
-  async function loadPresets() {
-    try {
-      renderPresets(await Alpaca.action("Presets"));
-    } catch (error) {
-      Alpaca.showError("preset-error", error);
-    }
-  }
-
-  function renderPresets(presets) {
-    const list = $("preset-list");
-    list.replaceChildren();
-    if (!presets.length) {
-      const empty = document.createElement("li");
-      empty.className = "note";
-      empty.textContent = "No presets yet: move to a good focus, give it a name and save it.";
-      list.append(empty);
-    }
-    for (const preset of presets) {
-      const item = document.createElement("li");
-      item.dataset.slot = String(preset.slot);
-      const label = document.createElement("span");
-      label.className = "label";
-      label.textContent = `${preset.slot}. ${preset.name} at ${preset.position}`;
-      const go = button("Go", () => presetAction(async () => {
-        const answer = await Alpaca.action("GotoPreset", { slot: preset.slot });
-        view.target = answer.position;
-      }));
-      const rename = button("Rename", () => startRename(item, label, preset));
-      const remove = button("Delete", () => {
-        if (remove.dataset.armed !== "1") {
-          remove.dataset.armed = "1";
-          remove.textContent = "Really delete?";
-          return;
-        }
-        presetAction(() => Alpaca.action("DeletePreset", { slot: preset.slot }));
-      });
-      go.className = "preset-go";
-      rename.className = "preset-rename";
-      remove.className = "preset-delete";
-      item.append(label, go, rename, remove);
-      list.append(item);
-    }
-  }
-
-  function button(text, onClick) {
-    const element = document.createElement("button");
-    element.type = "button";
-    element.textContent = text;
-    element.addEventListener("click", onClick);
-    return element;
-  }
-
-  function startRename(item, label, preset) {
-    const form = document.createElement("form");
-    form.className = "row";
-    const input = document.createElement("input");
-    input.type = "text";
-    input.maxLength = 200;
-    input.required = true;
-    input.value = preset.name;
-    input.setAttribute("aria-label", `New name for preset ${preset.slot}`);
-    const save = document.createElement("button");
-    save.type = "submit";
-    save.textContent = "Save name";
-    form.append(input, save);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      presetAction(() => Alpaca.action("SavePreset", { slot: preset.slot, name: input.value, position: preset.position }));
-    });
-    item.replaceChildren(form);
-    input.focus();
-  }
-
-  async function presetAction(work) {
-    await run("preset-error", work);
-    await loadPresets();
-  }
-
-  $("preset-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    presetAction(async () => {
-      if (!$("preset-name").value.trim()) throw new Error("Give the preset a name.");
-      const wanted = { name: $("preset-name").value };
-      if ($("preset-slot").value.trim() !== "") wanted.slot = wholeNumber("preset-slot", "the slot");
-      await Alpaca.action("SavePreset", wanted);
-      $("preset-name").value = "";
-      $("preset-slot").value = "";
-    });
   });
 
   // ------------------------------------------------------------------ backlash and reverse
@@ -512,7 +337,7 @@
     event.preventDefault();
     setText("backlash-saved", "");
     run("backlash-error", async () => {
-      const steps = wholeNumber("backlash-steps", "the backlash steps");
+      const steps = Alpaca.wholeNumber("backlash-steps", "the backlash steps");
       await Alpaca.action("SetBacklash", { steps, direction: $("backlash-direction").value });
       const reverse = $("reverse").checked;
       const now = await Alpaca.action("GetReverse");
@@ -553,6 +378,6 @@
   $("settings-link").href = `/setup/v1/focuser/${number}/setup`;
   Alpaca.call("PUT", "connect").catch((error) => Alpaca.showError("move-error", error));
   poll();
-  loadPresets();
+  Presets.setUp({ run, moved: (target) => { view.target = target; } });
   loadBacklash();
 })();
