@@ -22,7 +22,7 @@ import requests
 from conftest import free_port, wait_for
 from server_support import RunningServer, running_server
 
-from alpaca_focuser.alpaca.guard import BODY_LIMIT, QUERY_LIMIT, SERVER_LIMITS
+from alpaca_focuser.alpaca.guard import BODY_LIMIT, QUERY_LIMIT, SERVER_LIMITS, WAITING_LIMIT
 from alpaca_focuser.config import ConfigFile, atomic_write
 
 MIB = 1024 * 1024
@@ -261,3 +261,29 @@ def test_a_flood_of_refused_requests_logs_a_line_now_and_then_not_one_each(caplo
             assert session.get(fresh.api("position"), params={"Padding": "x" * (QUERY_LIMIT + 1)}).status_code == 414
     refused = [record for record in caplog.records if "Refused" in record.getMessage()]
     assert 1 <= len(refused) <= 2, [record.getMessage() for record in refused]
+
+
+def test_clients_repeating_a_waiting_connected_change_cannot_take_every_thread() -> None:
+    """PUT Connected waits for the device; 20 of them at once must leave the polling client served."""
+    answers: list[int | str] = []
+
+    with running_server() as fresh:
+
+        def change() -> None:
+            try:
+                answers.append(requests.put(fresh.api("connected"), data={"Connected": "false"}, timeout=3).status_code)
+            except requests.Timeout:
+                answers.append("still waiting")  # the server answers it later; the test does not wait for that
+
+        changers = [threading.Thread(target=change, daemon=True) for _ in range(20)]
+        for changer in changers:
+            changer.start()
+        time.sleep(0.5)
+        with requests.Session() as poller:
+            for _ in range(5):
+                assert poller.get(fresh.api("position"), timeout=5).status_code == 200
+        for changer in changers:
+            changer.join(10)
+    assert len(answers) == 20 and set(answers) <= {200, 429, "still waiting"}, answers
+    assert answers.count("still waiting") <= WAITING_LIMIT, answers  # never more threads held than the limit
+    assert answers.count(429) >= 20 - WAITING_LIMIT - answers.count(200), answers

@@ -14,6 +14,9 @@ adds is what a server on a home network needs anyway:
   browser requests must also address the server by a name of the local network (an IP address, a
   ``.local`` name, a name without dots...) unless a password is set. Alpaca clients send no
   ``Origin``, so they are never affected.
+* **Waiting requests.** A synchronous PUT Connected holds a server thread while the device
+  connects or disconnects; only WAITING_LIMIT may wait at once (others get 429), so a client
+  repeating it cannot take every thread from the clients that poll.
 * **An optional password** (HTTP Basic, any user name). When ``password_hash`` is set in
   [server], the setup and control pages need it, and so does any change a browser sends to the
   API; with ``password_for_api = true`` every request needs it, Alpaca clients' included (the ASCOM
@@ -27,6 +30,7 @@ import binascii
 import hashlib
 import ipaddress
 import logging
+import re
 import socket
 import threading
 import time
@@ -56,6 +60,10 @@ SERVER_LIMITS: dict[str, int | bool] = {
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # methods that change nothing
 REALM = "alpaca-focuser"
 LOCAL_SUFFIXES = (".local", ".lan", ".home", ".home.arpa", ".internal", ".localdomain", ".localhost")
+# A synchronous PUT Connected waits for the device (up to 30 s for a focuser that does not answer),
+# holding one of waitress's threads; so few may wait at once, and the other threads stay free.
+WAITING_LIMIT = 4
+WAITING_PATH = re.compile(r"/api/v1/[^/]+/[^/]+/connected")
 LOG_INTERVAL_S = 10.0  # refused requests are logged at most once per this time
 REMEMBERED_LOGINS = 32  # verified Authorization headers kept, so a polling client is hashed once
 
@@ -75,6 +83,7 @@ class RequestGuard:
         self._lock = threading.Lock()
         self._host_names = {socket.gethostname().lower()}
         self._log = QuietLog()
+        self._waiting = threading.BoundedSemaphore(WAITING_LIMIT)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         refusal = self._size_refusal(req) or self._origin_refusal(req)
@@ -91,6 +100,23 @@ class RequestGuard:
                 "This server is protected by a password: give it (with any user name) when the browser asks, or "
                 "set it in your Alpaca client's connection settings (user name and password).",
             )
+            return
+        if req.method == "PUT" and WAITING_PATH.fullmatch(req.path):
+            if not self._waiting.acquire(blocking=False):
+                self._log.note(logging.WARNING, "Refused %s %s from %s: %d requests already wait on devices", req.method, req.path, req.remote_addr, WAITING_LIMIT)
+                resp.set_header("Retry-After", "5")
+                _stop(
+                    resp,
+                    falcon.HTTP_429,
+                    f"{WAITING_LIMIT} requests are already waiting for a device to connect or disconnect. Send this one again "
+                    "when they are done, or use Connect and Disconnect, which return at once.",
+                )
+                return
+            req.context.holds_waiting_slot = True
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool) -> None:
+        if getattr(req.context, "holds_waiting_slot", False):
+            self._waiting.release()
 
     # ----------------------------------------------------------------------------- size
 
