@@ -29,7 +29,7 @@ def settings_now(device: Focuser) -> dict[str, Any]:
     """The editable settings as they are in force (and saved)."""
     saved = getattr(device, "settings", None)
     steps, direction = device.backlash
-    found: dict[str, Any] = {
+    return {
         "name": device.name,
         "port": getattr(saved, "port", device.state.port),
         "baud": getattr(saved, "baud", None),
@@ -39,15 +39,14 @@ def settings_now(device: Focuser) -> dict[str, Any]:
         "settle_ms": getattr(saved, "settle_ms", None),
         "step_size_um": device.step_size_um,
     }
-    return found
 
 
 def parse_changes(value: Any) -> dict[str, Any]:
     """A JSON object of settings to change, each checked by the configuration's rule.
 
-    ``baud`` and ``step_size_um`` may be null (the route's usual baud rate; unknown). Raises InvalidValue naming the first bad field, in the
-    form ``SetSettings: FIELD is ..., but it must be ...`` that the settings form places next to
-    the field.
+    ``baud`` and ``step_size_um`` may be null (the route's usual baud rate; unknown). Raises
+    InvalidValue naming the first bad field, in the form ``SetSettings: FIELD is ..., but it must
+    be ...`` that the settings form places next to the field.
     """
     if not isinstance(value, dict) or not value:
         raise InvalidValue(f'SetSettings: expected a JSON object of settings like {{"backlash_steps": 120}}; the settings are {", ".join(EDITABLE)}. Nothing was changed.')
@@ -69,6 +68,7 @@ def parse_changes(value: Any) -> dict[str, Any]:
 
 
 def set_settings(device: Focuser, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply only what differs, so saving an unchanged form never reconnects the focuser."""
     current = settings_now(device)
     different = {key: value for key, value in changes.items() if current.get(key) != _plain(value)}
     if different:
@@ -103,7 +103,7 @@ def ports(device: Focuser) -> dict[str, Any]:
             "focuser": answering or info.is_celestron_id,
             "connected": answering,
         })  # fmt: skip
-    if configured not in ("auto",) and "://" not in configured and not any(_same_port(item["device"], configured) for item in listed):
+    if configured != "auto" and "://" not in configured and not any(_same_port(item["device"], configured) for item in listed):
         answering = bool(in_use) and _same_port(configured, in_use)
         listed.append({
             "port": configured,
@@ -118,5 +118,4 @@ def ports(device: Focuser) -> dict[str, Any]:
         "in_use": in_use,
         "ports": listed,
         "special": [{"port": port, "description": text} for port, text in SPECIAL_PORTS],
-        "url_examples": ["socket://192.168.1.50:2000", "rfc2217://HOST:PORT"],
     }
