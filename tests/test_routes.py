@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import termios
 import time
 
 import pytest
@@ -19,6 +20,7 @@ from alpaca_focuser.celestron.hc_link import HandControllerLink, pass_through
 from alpaca_focuser.celestron.link import AuxError, MalformedReply, NoReply
 from alpaca_focuser.celestron.port_finder import PortNotFound, find_focuser, identify
 from alpaca_focuser.celestron.routes import Route
+from alpaca_focuser.celestron.serial_lines import open_port
 from alpaca_focuser.config import check_focuser_setting
 from alpaca_focuser.simulator.mount_bus import HAND_CONTROLLER
 
@@ -180,3 +182,13 @@ def test_port_auto_tells_the_user_it_found_a_hand_controller_instead() -> None:
     with running_mount() as mount:
         with pytest.raises(PortNotFound, match=f'a NexStar hand controller, version 5.31: set route = "hc" and port = "{mount.hc_path}"'):
             find_focuser([mount.hc_path], timeout=0.5)
+
+
+def test_a_mount_port_is_opened_without_hang_up_on_close() -> None:
+    """Closing must not drop the modem lines: that resets ESP32 and CP210x AUX adapters."""
+    with running_mount() as mount:
+        port = open_port(mount.usb_path, 19200, 0.5)
+        try:
+            assert not termios.tcgetattr(port.fileno())[2] & termios.HUPCL
+        finally:
+            port.close()
