@@ -40,7 +40,7 @@ class Target:
     host: str
     scope_id: int = 0
 
-    def sockaddr(self, port: int) -> tuple:
+    def sockaddr(self, port: int) -> tuple[str, int] | tuple[str, int, int, int]:
         if self.family == socket.AF_INET6:
             return (self.host, port, 0, self.scope_id)
         return (self.host, port)
@@ -95,8 +95,8 @@ def parse_target(text: str) -> Target:
         raise TargetError(f"cannot use --target {text!r}: {error}. Give an IP address such as 127.0.0.1, "
                           "192.168.1.255 or ::1, or a host name that resolves") from error
     family, _, _, _, sockaddr = next((info for info in infos if info[0] == socket.AF_INET), infos[0])
-    scope_id = sockaddr[3] if family == socket.AF_INET6 else 0
-    return Target(text, family, sockaddr[0].split("%", 1)[0], scope_id)
+    scope_id = int(sockaddr[3]) if family == socket.AF_INET6 and len(sockaddr) == 4 else 0
+    return Target(text, family, str(sockaddr[0]).split("%", 1)[0], scope_id)
 
 
 def interface_targets(names: Sequence[str] | None = None) -> list[Target]:

@@ -71,7 +71,7 @@ class ManagementResource:
         log.debug("ClientID=%d ClientTransactionID=%d GET %s", ids.client_id, ids.transaction_id, req.path)
 
 
-def add_management_routes(app: falcon.App, info: ServerInfo, devices: dict[str, list[ServedDevice]], transactions: TransactionCounter) -> None:
+def add_management_routes(app: falcon.App[Any, Any], info: ServerInfo, devices: dict[str, list[ServedDevice]], transactions: TransactionCounter) -> None:
     app.add_route("/management/apiversions", ManagementResource(lambda: [1], transactions))
     app.add_route("/management/v1/description", ManagementResource(info.description, transactions))
     app.add_route("/management/v1/configureddevices", ManagementResource(lambda: configured_devices(devices), transactions))
