@@ -35,7 +35,8 @@ import serial
 from .commands import Command, DeviceId, ReplyError, Request
 from .link import AuxError, LinkClosed, LinkStats, MalformedReply, NoReply
 from .packet import FrameDecoder, Packet
-from .serial_lines import open_port, write_with_handshake
+from .port_link import PortLink
+from .serial_lines import write_with_handshake
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class BusStats(LinkStats):
     late_replies_ignored: int = 0
 
 
-class BusLink:
+class BusLink(PortLink):
     def __init__(
         self,
         url: str,
@@ -70,50 +71,19 @@ class BusLink:
         rtscts: bool = False,
         min_gap_s: float = MIN_GAP_S,
     ) -> None:
-        self.url = url
-        self.baud = baud
+        super().__init__(url, baud=baud, timeout=timeout, rtscts=rtscts)
         self.source = source
         self.device = device
-        self.timeout = timeout
-        self.rtscts = rtscts
         self.min_gap_s = min_gap_s
         self.stats = BusStats()
         self._decoder = FrameDecoder()
-        self._port: serial.Serial | None = None
         self._lock = threading.Lock()
         self._drain_until = 0.0  # after a request with a timeout: drop what comes until then
         self._last_exchange = 0.0
 
-    @property
-    def is_open(self) -> bool:
-        return self._port is not None and self._port.is_open
-
-    def open(self) -> None:
-        if self.is_open:
-            return
-        try:
-            self._port = open_port(self.url, self.baud, self.timeout, rtscts=self.rtscts)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
+    def _opened(self) -> None:
         self._decoder.reset()
         self._drain_until = 0.0
-        log.debug("opened %s at %d baud (mount AUX bus%s)", self.url, self.baud, ", RTS/CTS handshake" if self.rtscts else "")
-
-    def close(self) -> None:
-        port, self._port = self._port, None
-        if port is not None:
-            try:
-                port.close()
-            except (serial.SerialException, OSError):
-                pass
-            log.debug("closed %s", self.url)
-
-    def __enter__(self) -> BusLink:
-        self.open()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def request(self, request: Request[T]) -> T:
         """Send ``request`` to the focuser on the bus and return its parsed reply."""
@@ -154,11 +124,6 @@ class BusLink:
         wait = self._last_exchange + self.min_gap_s - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-
-    def _port_or_raise(self, name: str) -> serial.Serial:
-        if self._port is None or not self._port.is_open:
-            raise LinkClosed(f"{self.url}: cannot send {name}, the port is not open")
-        return self._port
 
     def _send(self, packet: Packet, name: str) -> None:
         port = self._port_or_raise(name)

@@ -23,7 +23,7 @@ import serial
 
 from .commands import Command, DeviceId, ReplyError, Request
 from .link import AuxError, LinkClosed, LinkStats, MalformedReply, NoReply
-from .serial_lines import open_port
+from .port_link import PortLink
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -59,45 +59,16 @@ def pass_through(device: int, command: int, data: bytes, reply_length: int) -> b
     return bytes([PASS_THROUGH, 1 + len(data), device, command]) + data.ljust(MAX_DATA, b"\0") + bytes([reply_length])
 
 
-class HandControllerLink:
+class HandControllerLink(PortLink):
     def __init__(self, url: str, *, baud: int = 9600, device: int = DeviceId.FOCUSER, timeout: float = HC_REPLY_TIMEOUT_S) -> None:
-        self.url = url
-        self.baud = baud
+        super().__init__(url, baud=baud, timeout=max(timeout, HC_REPLY_TIMEOUT_S))
         self.device = device
-        self.timeout = max(timeout, HC_REPLY_TIMEOUT_S)
         self.stats = LinkStats()
-        self._port: serial.Serial | None = None
         self._lock = threading.Lock()
         self._out_of_step = False
 
-    @property
-    def is_open(self) -> bool:
-        return self._port is not None and self._port.is_open
-
-    def open(self) -> None:
-        if self.is_open:
-            return
-        try:
-            self._port = open_port(self.url, self.baud, self.timeout)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
+    def _opened(self) -> None:
         self._out_of_step = True  # whatever a previous owner left on the line goes first
-        log.debug("opened %s at %d baud (hand controller pass-through)", self.url, self.baud)
-
-    def close(self) -> None:
-        port, self._port = self._port, None
-        if port is not None:
-            try:
-                port.close()
-            except (serial.SerialException, OSError):
-                pass
-
-    def __enter__(self) -> HandControllerLink:
-        self.open()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def request(self, request: Request[T]) -> T:
         length = REPLY_LENGTHS.get(request.command, 0)
@@ -125,11 +96,6 @@ class HandControllerLink:
                     failure = MalformedReply(f"{self.url}: malformed reply to {request.name} through the hand controller: {exc}")
             assert failure is not None
             raise failure
-
-    def _port_or_raise(self, name: str) -> serial.Serial:
-        if self._port is None or not self._port.is_open:
-            raise LinkClosed(f"{self.url}: cannot send {name}, the port is not open")
-        return self._port
 
     def _exchange(self, command: bytes, length: int, name: str) -> bytes:
         port = self._port_or_raise(name)
