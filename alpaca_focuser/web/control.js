@@ -6,7 +6,7 @@
   const FAST_POLL_MS = 250; // while the page is visible
   const HIDDEN_POLL_MS = 3000; // while the tab is hidden or the phone asleep
   const INFO_EVERY = 4; // FocuserInfo and CalibrationStatus every few polls (every poll while calibrating)
-  const RECONNECT_MS = 5000; // the page connects itself again after losing its connection
+  const RECONNECT_MS = 5000; // how often the page checks that it still holds its own connection
   const CHECKS = "What to check: the motor's set screws on the focuser knob are tight and it does not slip; "
     + "the focuser was not near one end of its travel when calibration started (start from about the middle); "
     + "the focuser shaft turns freely over its whole travel (a loose retaining nut or a bent shaft makes the gears bind); "
@@ -28,7 +28,7 @@
     target: null,
     wasCalibrating: false,
     knownCalibrated: null,
-    reconnectedAt: 0,
+    connectionCheckedAt: 0,
     ticks: 0,
   };
   let pollTimer = null;
@@ -88,10 +88,9 @@
   /** The page holds a connection of its own, so the focuser stays connected while it is open even
    * when another client disconnects; after a server restart forgot it, it connects again. */
   async function keepOwnConnection() {
-    if (Date.now() - view.reconnectedAt < RECONNECT_MS) return;
-    if (await Alpaca.call("GET", "connected")) return;
-    view.reconnectedAt = Date.now();
-    await Alpaca.call("PUT", "connect");
+    if (Date.now() - view.connectionCheckedAt < RECONNECT_MS) return;
+    view.connectionCheckedAt = Date.now();
+    if (!(await Alpaca.call("GET", "connected"))) await Alpaca.call("PUT", "connect");
   }
 
   document.addEventListener("visibilitychange", () => {
