@@ -161,6 +161,21 @@ def test_jog_runs_while_held_and_stops_on_release(desktop_page):
         assert running.motor().stops[-1].reason == "stopped"
 
 
+def test_jog_by_touch_on_a_phone_stops_when_the_finger_lifts(phone_page):
+    page = phone_page
+    with focuser_server(time_scale=50, jog_timeout_s=30.0) as running:
+        open_control(page, running)
+        start = int(get(running, "position"))
+        box = page.locator("#jog-in").bounding_box()
+        touch = page.context.new_cdp_session(page)  # a held finger: Playwright itself only taps
+        point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+        touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+        wait_for(lambda: get(running, "position") < start - 50, what="the touch to jog the focuser in")
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        assert settled(running, timeout=5) < start
+        assert running.motor().stops[-1].reason == "stopped"
+
+
 def test_a_jog_stops_by_itself_when_the_page_loses_the_network(desktop_page):
     page = desktop_page
     with focuser_server(time_scale=50, jog_timeout_s=1.0) as running:
