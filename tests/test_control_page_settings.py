@@ -54,6 +54,7 @@ def test_a_saved_change_lands_in_the_configuration_file_with_its_comments(page, 
         page.fill("#field-step_size_um", "2.5")
         page.click("#settings-form button[type=submit]")
         expect(page.locator("#saved")).to_have_text("Saved.")
+        expect(page.locator("header h1")).to_have_text("Garden SCT (focuser 0)")
 
         settings = action(server.url, "Settings")
         assert (settings["name"], settings["settle_ms"], settings["step_size_um"]) == ("Garden SCT", 250, 2.5)

@@ -77,6 +77,9 @@
     try {
       const saved = await Alpaca.action("SetSettings", readForm());
       $("field-name").value = saved.name;
+      const title = `${saved.name} (focuser ${Alpaca.deviceNumber()})`;
+      document.querySelector("header h1").textContent = title;
+      document.title = title;
       $("saved").textContent = "Saved.";
       await loadPorts();
     } catch (error) {
