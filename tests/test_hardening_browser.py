@@ -131,6 +131,17 @@ def test_with_a_password_the_pages_open_only_for_a_browser_that_gives_it(browser
         assert opened(browser, f"{locked.url}/setup", PASSWORD) == 200
 
 
+def test_with_a_password_the_control_page_still_changes_settings_for_its_user(browser: Any) -> None:
+    with running_server(password_hash=hash_password(PASSWORD, iterations=MIN_ITERATIONS)) as locked:
+        context = browser.new_context(http_credentials={"username": "me", "password": PASSWORD})
+        page = context.new_page()
+        page.goto(f"{locked.url}/control/v1/focuser/0/")
+        page.add_script_tag(content=ATTACK.split("<script>")[1].split("</script>")[0])
+        assert page.evaluate("url => window.attack(url)", locked.api("action")) == 200
+        context.close()
+        assert backlash(locked) == {"steps": 999, "direction": "in"}
+
+
 def opened(browser: Any, url: str, password: str | None) -> int | str:
     """The status a browser gets for ``url``, given ``password`` when it asks; "refused" when the
     browser itself gives up because the server keeps refusing the password it was given."""
