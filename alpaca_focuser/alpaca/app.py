@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 UNROUTED_API = re.compile(r"/(api|management)(/|$)", re.IGNORECASE)
 
 
-def create_app(devices: dict[str, list[ServedDevice]], info: ServerInfo, guard: RequestGuard | None = None) -> falcon.App:
+def create_app(devices: dict[str, list[ServedDevice]], info: ServerInfo, guard: RequestGuard | None = None) -> falcon.App[falcon.Request, falcon.Response]:
     app = falcon.App(middleware=[guard or RequestGuard()])
     transactions = TransactionCounter()
     app.add_route("/api/v1/{device_type}/{device_number}/{member}", DeviceResource(devices, transactions))
