@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 URL_SCHEMES = ("sim", "socket", "rfc2217", "loop", "spy", "hwgrep", "alt", "cp2110")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-RUN_TIME_FIELDS = ("name", "port", "baud", "settle_ms", "step_size_um", "reverse", "backlash_steps", "backlash_direction", "unique_id", "presets")
+RUN_TIME_FIELDS = ("name", "port", "route", "source", "rtscts", "baud", "settle_ms", "step_size_um", "reverse", "backlash_steps", "backlash_direction", "unique_id", "presets")
 PRESET_KEYS = ("slot", "name", "position")
 COEFFICIENT_MAX = 100_000.0  # steps per °C, far beyond any real telescope
 
@@ -644,7 +644,7 @@ def _apply_presets(table: Table, presets: list[Preset]) -> None:
 
 def _apply_focuser(table: Table, focuser: FocuserSettings) -> None:
     defaults = FocuserSettings()
-    for key in ("name", "port", "settle_ms"):
+    for key in ("name", "port", "route", "source", "rtscts", "settle_ms"):
         _set_if_changed(table, key, getattr(focuser, key), getattr(defaults, key))
     if focuser.baud is None:
         table.pop("baud", None)  # no baud key: the route's own speed

@@ -197,6 +197,15 @@ class CelestronFocuser:
             legs = plan_legs(state.position, target, state.max_step, *self.backlash)
             self._give(MoveJob(target=target, legs=[positions.to_raw(leg) for leg in legs]))
 
+    def move_if_idle(self, position: int) -> bool:
+        """Start a move only when nothing moves and no move waits to start: for moves the server
+        makes by itself (temperature compensation), which must never replace a client's."""
+        with self._cond:
+            if self._state.moving or self._orders.job is not None:
+                return False
+            self.move(position)
+            return True
+
     def move_relative(self, steps: int) -> None:
         with self._cond:
             self.move(self._require_movable().position + steps)

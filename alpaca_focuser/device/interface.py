@@ -71,6 +71,9 @@ class Focuser(Protocol):
     def move(self, position: int) -> None:
         """Start an absolute move to an Alpaca position (clamped to 0..MaxStep); returns at once."""
 
+    def move_if_idle(self, position: int) -> bool:
+        """Like move, but only when the focuser is idle (nothing moving, no move waiting); False otherwise."""
+
     def move_relative(self, steps: int) -> None:
         """Start a move by a signed step count (positive is outward, Position grows); clamped."""
 

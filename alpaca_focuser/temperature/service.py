@@ -175,11 +175,12 @@ class TemperatureService:
         if self._tracker.busy:
             return
         target = self._compensator.target(health.celsius, state.position, state.max_step)
-        if target is None or self.device.state.moving:
+        if target is None:
             return
         reference = self._compensator.reference_c
         try:
-            self.device.move(target)
+            if not self.device.move_if_idle(target):
+                return  # a client's move came first: it is never replaced
         except AlpacaError as exc:
             self._compensator.moved(health.celsius)  # do not retry the same step every moment
             log.warning("Temperature compensation of %s could not move to %d: %s", self.device.name, target, exc.message)
