@@ -9,11 +9,9 @@ the main board relays them. The bus runs at 19200 baud (1920 bytes/s); the share
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import time
 
-from alpaca_focuser.celestron.routes import Link, Route, open_link
 from alpaca_focuser.device import CelestronFocuser
 from alpaca_focuser.settings import FocuserSettings
 from alpaca_focuser.simulator import FocusMotor
@@ -51,12 +49,7 @@ def _window(bus: MountBus, seconds: float) -> dict[str, float]:
 def run(_: dict) -> Outcome:
     motor = FocusMotor(time_scale=1.0)
     with tempfile.TemporaryDirectory(prefix="bench-mount-") as folder, SimulatedMount(motor, folder) as mount:
-        settings = FocuserSettings(name="bench", port=mount.usb_path, route="mount")
-
-        def opener(route: Route) -> Link:
-            return open_link(dataclasses.replace(route, route=settings.route, source=settings.source, rtscts=settings.rtscts))
-
-        focuser = CelestronFocuser(settings, opener=opener)
+        focuser = CelestronFocuser(FocuserSettings(name="bench", port=mount.usb_path, route="mount"))
         try:
             focuser.connect()
             time.sleep(2.0)  # past the reads of connecting: the window sees steady polling

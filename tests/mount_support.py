@@ -7,13 +7,11 @@ AUX port (with the RTS/CTS handshake) and a hand controller's pass-through (a pt
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from alpaca_focuser.celestron.routes import Link, Route, open_link
 from alpaca_focuser.device import CelestronFocuser
 from alpaca_focuser.settings import FocuserSettings
 from alpaca_focuser.simulator import FocusMotor
@@ -44,16 +42,11 @@ def route_settings(mount: SimulatedMount, way: str, **settings: Any) -> FocuserS
     return FocuserSettings(port=port, route=route, rtscts=way == "aux-port", **{**FAST, **settings})
 
 
-def routed_opener(settings: FocuserSettings) -> Callable[[Route], Link]:
-    """Opens links with the settings' route fields, whether or not the device model passes them."""
-    return lambda route: open_link(dataclasses.replace(route, route=settings.route, source=settings.source, rtscts=settings.rtscts))
-
-
 @contextlib.contextmanager
 def focuser_through_mount(way: str, time_scale: float = 50, motor_options: dict[str, Any] | None = None, **settings: Any) -> Iterator[MountRig]:
     with running_mount(time_scale, **(motor_options or {})) as mount:
         chosen = route_settings(mount, way, **settings)
-        focuser = CelestronFocuser(chosen, opener=routed_opener(chosen))
+        focuser = CelestronFocuser(chosen)
         try:
             focuser.connect()
             yield MountRig(focuser, mount.motor, mount)

@@ -33,8 +33,11 @@ def test_moves_land_exactly_among_echo_and_bus_chatter(way: str) -> None:
             assert motor.position - motor.limits[0] == target
         stats = focuser.link_stats
         assert stats is not None
-        if isinstance(stats, BusStats):  # raw AUX: our echo and the hand controller's polling were on the line
-            assert stats.echoes_ignored >= stats.frames_sent and stats.foreign_frames > 0
+        if way == "hc":  # every command went through the pass-through
+            assert sum(controller.pass_throughs for controller in rig.mount.hand_controllers) >= stats.requests > 0
+        else:  # raw AUX: our own echo and the hand controller's polling were on the line
+            assert isinstance(stats, BusStats)
+            assert stats.echoes_ignored >= stats.frames_sent > 0 and stats.foreign_frames > 0
         assert rig.mount.bus.frames_by_source.get(HAND_CONTROLLER, 0) > 0
 
 

@@ -1,9 +1,11 @@
-"""The server as a user runs it (``alpaca-focuser serve --port socket://...:2000 --route mount``),
-reaching the focuser through the simulated mount's WiFi module, checked by ``python -m conformance``:
-zero errors and issues, and the WiFi module never put into its command mode."""
+"""The server as a user runs it (``alpaca-focuser serve --port ... --route mount|hc``), reaching the
+focuser through the simulated mount's WiFi module and through a hand controller, checked by
+``python -m conformance``: zero errors and issues, and the WiFi module never put into its
+command mode."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -29,13 +31,14 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def served_through_wifi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimulatedMount, str]]:
-    folder = tmp_path_factory.mktemp("mount-server")  # no configuration file anywhere it looks: the command line decides
+@contextlib.contextmanager
+def served(folder: Path, way: str) -> Iterator[tuple[SimulatedMount, str]]:
+    """The server in its own process, reaching the focuser ``way`` ("wifi" or "hc")."""
     port = free_port()
     with running_mount(TIME_SCALE) as mount:
+        door, route = (mount.wifi_url, "mount") if way == "wifi" else (mount.hc_path, "hc")
         server = subprocess.Popen(
-            [sys.executable, "-m", "alpaca_focuser", "serve", "--port", mount.wifi_url, "--route", "mount", "--bind", "127.0.0.1",
+            [sys.executable, "-m", "alpaca_focuser", "serve", "--port", door, "--route", route, "--bind", "127.0.0.1",
              "--http-port", str(port), "--no-discovery", "--no-mdns"],
             cwd=folder,
             env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(folder), "XDG_CONFIG_HOME": str(folder)},
@@ -49,6 +52,12 @@ def served_through_wifi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def served_through_wifi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimulatedMount, str]]:
+    with served(tmp_path_factory.mktemp("wifi-server"), "wifi") as running:  # no configuration file: the command line decides
+        yield running
 
 
 def test_conformance_through_the_mount_wifi_has_no_errors_or_issues(served_through_wifi: tuple[SimulatedMount, str]) -> None:
@@ -70,3 +79,13 @@ def test_protocol_run_through_the_mount_wifi_has_no_errors_or_issues(served_thro
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert mount.command_mode_entries == 0
+
+
+def test_conformance_through_a_hand_controller_has_no_errors_or_issues(tmp_path: Path) -> None:
+    with served(tmp_path, "hc") as (mount, url):
+        result = subprocess.run(
+            [sys.executable, "-m", "conformance", "--run", "conformance", "--move-timeout", "30", "--quiet", f"{url}/api/v1/focuser/0"],
+            cwd=ROOT, capture_output=True, text=True, timeout=240,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert sum(controller.pass_throughs for controller in mount.hand_controllers) > 0  # every command went through the pass-through
