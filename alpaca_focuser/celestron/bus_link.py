@@ -15,8 +15,8 @@ What differs from the focuser's own USB port, and how this link deals with it:
 * A command that makes the motor act (goto, move, stop, calibration) is sent once per request and
   never repeated on a timeout, because a late acknowledge would then start the same move twice;
   the device model reconnects and resumes instead. Reads are retried.
-* The bus is shared, so requests are paced (at least ``MIN_GAP_S`` between two exchanges): the
-  server's frames stay a small share of the bus whatever the device model's polling asks for.
+* The bus is shared, so requests are paced (``PortLink``, at least ``MIN_GAP_S`` between two
+  exchanges): the server's frames stay a small share of the bus whatever the polling asks for.
 * A WiFi bridge enters its command mode on ``$$$`` between silences; every AUX frame starts with
   0x3B, and a frame holding ``$$$`` anywhere is refused before it reaches the wire all the same.
 * A dead TCP link is only noticed by a timeout: every request has one.
@@ -35,7 +35,7 @@ import serial
 from .commands import Command, DeviceId, ReplyError, Request
 from .link import AuxError, LinkClosed, LinkStats, MalformedReply, NoReply
 from .packet import FrameDecoder, Packet
-from .port_link import PortLink
+from .port_link import MIN_GAP_S, PortLink
 from .serial_lines import write_with_handshake
 
 T = TypeVar("T")
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 1.0
 READ_TRIES = 3
-MIN_GAP_S = 0.1  # at most ten exchanges a second of ours on the mount's bus
 DRAIN_TIMEOUTS = 2.0  # after a timeout, stragglers are awaited this many reply timeouts past the last send
 WIFI_COMMAND_MODE = b"$$$"
 # Commands that make the motor do something: sent once, never repeated on a timeout.
@@ -71,15 +70,13 @@ class BusLink(PortLink):
         rtscts: bool = False,
         min_gap_s: float = MIN_GAP_S,
     ) -> None:
-        super().__init__(url, baud=baud, timeout=timeout, rtscts=rtscts)
+        super().__init__(url, baud=baud, timeout=timeout, rtscts=rtscts, min_gap_s=min_gap_s)
         self.source = source
         self.device = device
-        self.min_gap_s = min_gap_s
         self.stats = BusStats()
         self._decoder = FrameDecoder()
         self._lock = threading.Lock()
         self._drain_until = 0.0  # after a request with a timeout: drop what comes until then
-        self._last_exchange = 0.0
 
     def _opened(self) -> None:
         self._decoder.reset()
@@ -116,14 +113,9 @@ class BusLink(PortLink):
                 assert failure is not None
                 raise failure
             finally:
-                self._last_exchange = time.monotonic()
+                self._exchanged()
                 if timed_out:  # a try's answer may still be on its way
                     self._drain_until = sent + self.timeout * DRAIN_TIMEOUTS
-
-    def _pace(self) -> None:
-        wait = self._last_exchange + self.min_gap_s - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
 
     def _send(self, packet: Packet, name: str) -> None:
         port = self._port_or_raise(name)

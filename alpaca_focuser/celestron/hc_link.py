@@ -79,23 +79,27 @@ class HandControllerLink(PortLink):
         tries = READ_TRIES if request.command in READS else 1
         with self._lock:
             self.stats.requests += 1
+            self._pace()  # each pass-through is a frame and its reply on the mount's bus
             failure: AuxError | None = None
-            for attempt in range(tries):
-                if attempt:
-                    self.stats.retries += 1
-                    log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
-                try:
-                    data = self._exchange(command, length, request.name)
-                    return request.parse(data)
-                except DeviceDidNotAnswer as exc:
-                    failure = exc
-                except NoReply as exc:
-                    self._out_of_step = True
-                    failure = exc
-                except ReplyError as exc:
-                    failure = MalformedReply(f"{self.url}: malformed reply to {request.name} through the hand controller: {exc}")
-            assert failure is not None
-            raise failure
+            try:
+                for attempt in range(tries):
+                    if attempt:
+                        self.stats.retries += 1
+                        log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
+                    try:
+                        data = self._exchange(command, length, request.name)
+                        return request.parse(data)
+                    except DeviceDidNotAnswer as exc:
+                        failure = exc
+                    except NoReply as exc:
+                        self._out_of_step = True
+                        failure = exc
+                    except ReplyError as exc:
+                        failure = MalformedReply(f"{self.url}: malformed reply to {request.name} through the hand controller: {exc}")
+                assert failure is not None
+                raise failure
+            finally:
+                self._exchanged()
 
     def _exchange(self, command: bytes, length: int, name: str) -> bytes:
         port = self._port_or_raise(name)

@@ -1,9 +1,11 @@
 """PortLink: what the links through a mount share: one port, opened without resetting the
-adapter behind it, closed quietly, and refused for I/O once it is closed or lost."""
+adapter behind it, closed quietly, refused for I/O once it is closed or lost, and paced, so the
+frames it puts on the mount's shared bus stay few whatever the device model's polling asks for."""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Self
 
 import serial
@@ -13,14 +15,18 @@ from .serial_lines import open_port
 
 log = logging.getLogger(__name__)
 
+MIN_GAP_S = 0.1  # at most ten exchanges a second of ours on the mount's bus
+
 
 class PortLink:
-    def __init__(self, url: str, *, baud: int, timeout: float, rtscts: bool = False) -> None:
+    def __init__(self, url: str, *, baud: int, timeout: float, rtscts: bool = False, min_gap_s: float = MIN_GAP_S) -> None:
         self.url = url
         self.baud = baud
         self.timeout = timeout
         self.rtscts = rtscts
+        self.min_gap_s = min_gap_s
         self._port: serial.Serial | None = None
+        self._last_exchange = 0.0
 
     @property
     def is_open(self) -> bool:
@@ -54,6 +60,15 @@ class PortLink:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _pace(self) -> None:
+        """Wait until ``min_gap_s`` has passed since the end of the previous exchange."""
+        wait = self._last_exchange + self.min_gap_s - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+    def _exchanged(self) -> None:
+        self._last_exchange = time.monotonic()
 
     def _port_or_raise(self, name: str) -> serial.Serial:
         if self._port is None or not self._port.is_open:
