@@ -310,3 +310,32 @@ def test_an_unexpected_fault_in_a_job_stops_the_motor_and_the_worker_lives_on(mo
     focuser.move(1000)
     bench.settle()
     assert focuser.state.position == 1000
+
+
+def uncalibrated_bench(**settings: object) -> Bench:
+    bench = make_bench(connect=False, **settings)
+    bench.motors[0] = FocusMotor(clock=bench.clock.monotonic, calibrated=False, position=5000)
+    bench.focuser.connect()
+    return bench
+
+
+def test_an_uncalibrated_focuser_jogs_slowly_so_it_can_be_brought_to_the_middle_before_calibrating():
+    bench = uncalibrated_bench()
+    focuser = bench.focuser
+    with pytest.raises(InvalidOperation, match="not calibrated"):
+        focuser.move(100)
+    focuser.jog(9)
+    bench.run_until(lambda: bench.motor.moving, what="the jog to start")
+    assert [p.data for p in bench.sent if p.command == Command.MOVE_POS] == [b"\x05"], "slowed to rate 5"
+    focuser.jog(0)
+    assert not bench.motor.moving and not focuser.state.moving
+
+
+def test_a_jog_into_a_hard_stop_is_stopped_when_the_focuser_stops_turning():
+    bench = uncalibrated_bench(jog_timeout_s=3600.0, stall_s=2.0)
+    focuser = bench.focuser
+    focuser.jog(-5)
+    bench.settle(3600)
+    assert "did not turn" in focuser.state.last_error
+    assert bench.motor.position == bench.motor.low_stop
+    assert stops_sent(bench) >= 1

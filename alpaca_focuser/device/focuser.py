@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 CONNECT_WAIT_S = 30.0
 SHUTDOWN_STOP_WAIT_S = 2.0
 HALT_WAIT_S = 1.0
+UNCALIBRATED_JOG_RATE_MAX = 5  # an uncalibrated focuser's hard stops are unknown: never run into them fast
 
 NOT_CALIBRATED = (
     "The focuser is not calibrated, so it refuses to move (its hard stops are unknown). "
@@ -217,12 +218,22 @@ class CelestronFocuser:
             self.halt("Jog 0")
             return
         with self._cond:
-            self._require_movable()
+            rate = self._jog_rate(rate)
             running = self._machine.job
             if isinstance(running, JogJob) and running.rate == rate and self._orders.stop is None and self._machine.stop_reason is None:
                 running.renew(self._clock.monotonic())
                 return
             self._give(JogJob(rate=rate, renewed_at=self._clock.monotonic()))
+
+    def _jog_rate(self, rate: int) -> int:
+        """The rate a jog may run at. An uncalibrated focuser may be jogged (to bring it near the
+        middle before calibrating) but only slowly, since its hard stops are unknown."""
+        state = self._require_connected()
+        if state.calibration.running:
+            raise InvalidOperation("A calibration is running, so jogging is refused until it ends; stop it with Halt or 'AbortCalibration'.")
+        if state.calibrated or abs(rate) <= UNCALIBRATED_JOG_RATE_MAX:
+            return rate
+        return UNCALIBRATED_JOG_RATE_MAX if rate > 0 else -UNCALIBRATED_JOG_RATE_MAX
 
     def halt(self, reason: str = "Halt") -> None:
         """Stop the motor; returns once it is seen standing, or after HALT_WAIT_S with the stop

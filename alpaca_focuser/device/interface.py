@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..settings import Direction, Preset
+from ..settings import Direction, FocuserSettings, Preset
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ class Focuser(Protocol):
     @property
     def step_size_um(self) -> float | None: ...
 
+    @property
+    def settings(self) -> FocuserSettings:
+        """The settings in force (what the settings form shows)."""
+
     def connect(self) -> None:
         """Open the link and read the focuser; raises NotConnected with the reason on failure."""
 
@@ -81,7 +85,8 @@ class Focuser(Protocol):
         """Stop any motion, and abort a running calibration."""
 
     def jog(self, rate: int) -> None:
-        """Run at a signed manual rate -9..9 (0 stops) until renewed, halted or at a range end."""
+        """Run at a signed manual rate -9..9 (0 stops) until renewed, halted, at a range end or
+        stalled; an uncalibrated focuser jogs too, at rates up to 5 (faster ones are slowed)."""
 
     def start_calibration(self) -> None:
         """Start calibrating; refused while a move or a calibration is in progress."""

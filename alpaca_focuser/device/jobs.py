@@ -209,11 +209,13 @@ class JogJob(Job):
     renewed_at: float
     kind: str = "jogging"
     target: int | None = None
+    progress: Progress = field(default_factory=Progress)
 
     def renew(self, now: float) -> None:
         self.renewed_at = now
 
     def begin(self, drive: Drive) -> None:
+        self.progress.restart(drive.raw, drive.clock.monotonic())
         raise_counts = (self.rate > 0) != drive.positions.reverse
         speed = abs(self.rate)
         drive.send(commands.move_positive(speed) if raise_counts else commands.move_negative(speed))
@@ -229,6 +231,14 @@ class JogJob(Job):
             drive.send(commands.stop())
             log.info("Jog stopped at the end of the range (position %d)", position)
             return Finished()
+        self.progress.update(drive.raw, now)
+        if self.progress.idle_for(now) > drive.settings.stall_s:
+            drive.send(commands.stop())  # against a hard stop, or binding: the motor must not push on
+            return Finished(
+                f"The jog was stopped at position {position}: the focuser did not turn for {drive.settings.stall_s:g} s "
+                "(it reached a hard stop, or something binds).",
+                failed=True,
+            )
         return None
 
     def interval(self, drive: Drive) -> float:
