@@ -13,9 +13,6 @@
     + "the motor's mounting plate does not rub on the telescope; the cables are firm and the mount has power. "
     + "Then start the calibration again.";
 
-  const UNCALIBRATED_JOG = "This server does not move an uncalibrated focuser, even by jogging. "
-    + "Bring it to about the middle with the hand controller's focus buttons, or start from where it is "
-    + "if it is not near either end.";
   const $ = (id) => document.getElementById(id);
   const number = Alpaca.deviceNumber();
   const view = {
@@ -304,10 +301,6 @@
   Jog.setUp({
     rate: () => Number($("jog-rate").value),
     started: () => { view.target = null; render(); },
-    explain: (error, errorId) => {
-      const uncalibrated = errorId === "cal-error" && error.number === 0x40b && view.info && !view.info.calibrated;
-      return uncalibrated ? new Error(UNCALIBRATED_JOG) : error;
-    },
   });
   for (const id of ["jog-in", "jog-out"]) Jog.holdButton($(id), "jog-error");
   for (const id of ["cal-jog-in", "cal-jog-out"]) Jog.holdButton($(id), "cal-error");

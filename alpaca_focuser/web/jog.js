@@ -7,7 +7,7 @@
 const Jog = (() => {
   const RENEW_MS = 500;
   const ARROWS = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1 };
-  let options = { rate: () => 6, started: () => {}, explain: (error) => error };
+  let options = { rate: () => 6, started: () => {} };
   let jog = null; // {rate, source, timer, errorId}
   let queue = Promise.resolve(); // Jog requests in order, so a quick release never overtakes its start
   let renewing = false;
@@ -20,7 +20,7 @@ const Jog = (() => {
     queue = queue.then(() => Alpaca.action("Jog", rate, { keepalive })).then(
       () => { if (rate !== 0) Alpaca.showError(errorId, null); }, // a release keeps the reason a jog was refused
       (error) => {
-        Alpaca.showError(errorId, options.explain(error, errorId));
+        Alpaca.showError(errorId, error);
         if (rate !== 0 && error instanceof Alpaca.ServerError) stop(false);
       },
     );
@@ -76,8 +76,8 @@ const Jog = (() => {
     });
   }
 
-  /** ``rate()`` the chosen speed 1..9, ``started()`` after a jog begins, ``explain(error, errorId)``
-   * the error to show for a refused jog. Also makes the arrow keys jog while held. */
+  /** ``rate()`` the chosen speed 1..9, ``started()`` after a jog begins. Also makes the arrow keys
+   * jog while held. */
   function setUp(given) {
     options = given;
     document.addEventListener("keydown", (event) => {
