@@ -37,9 +37,9 @@ UNCALIBRATED_JOG_RATE_MAX = 5  # an uncalibrated focuser's hard stops are unknow
 
 NOT_CALIBRATED = (
     "The focuser is not calibrated, so it refuses to move (its hard stops are unknown). "
-    "Calibrate it first: open the control page (/control/v1/focuser/N/, linked from /setup) and press "
-    "'Start calibration', or run the Alpaca action 'Calibrate', then wait a few minutes until "
-    "'CalibrationStatus' reports calibrated."
+    "Calibrate it first: open the control page (/control/v1/focuser/N/, linked from /setup), tick the two "
+    "checks under Calibration and press 'Start calibration'; or run the Alpaca action 'Calibrate'. Then wait "
+    "a few minutes until 'CalibrationStatus' reports calibrated."
 )
 
 
