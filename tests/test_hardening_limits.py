@@ -109,19 +109,20 @@ def test_headers_over_waitress_limit_are_refused(running: RunningServer) -> None
 
 
 @contextlib.contextmanager
-def server_process(tmp_path: Path) -> Iterator[tuple[int, int]]:
-    """``alpaca-focuser serve`` as a child process on loopback: (pid, http port)."""
+def server_process(config: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``alpaca-focuser serve --config CONFIG`` as a child process on loopback; its log goes to
+    CONFIG with the suffix .log. Stopped with SIGTERM at the end unless a test killed it first."""
     port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text('[server]\nlog_level = "WARNING"\n\n[[focuser]]\nname = "Memory test"\nport = "sim://memory-test"\n')
     command = [sys.executable, "-m", "alpaca_focuser", "serve", "--config", str(config), "--bind", "127.0.0.1",
                "--http-port", str(port), "--no-discovery", "--no-mdns"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with config.with_suffix(".log").open("ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: _answers(port, process), timeout=30, what="the server process to answer")
-        yield process.pid, port
+        wait_for(lambda: _answers(port, process, config), timeout=30, what="the server process to answer")
+        yield process, port
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
@@ -129,9 +130,9 @@ def server_process(tmp_path: Path) -> Iterator[tuple[int, int]]:
             process.wait()
 
 
-def _answers(port: int, process: subprocess.Popen[bytes]) -> bool:
+def _answers(port: int, process: subprocess.Popen[bytes], config: Path) -> bool:
     if process.poll() is not None:
-        raise AssertionError(f"the server exited: {process.stderr.read().decode() if process.stderr else ''}")
+        raise AssertionError(f"the server exited: {config.with_suffix('.log').read_text()}")
     try:
         return requests.get(f"http://127.0.0.1:{port}/management/apiversions", timeout=2).status_code == 200
     except requests.ConnectionError:
@@ -147,7 +148,10 @@ def rss_mb(pid: int) -> float:
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads resident memory from /proc (Linux)")
 def test_oversized_bodies_leave_the_servers_memory_bounded(tmp_path: Path) -> None:
-    with server_process(tmp_path) as (pid, port):
+    config = tmp_path / "config.toml"
+    config.write_text('[server]\nlog_level = "WARNING"\n\n[[focuser]]\nname = "Memory test"\nport = "sim://memory-test"\n')
+    with server_process(config) as (process, port):
+        pid = process.pid
         requests.get(f"http://127.0.0.1:{port}/api/v1/focuser/0/position")
         before = rss_mb(pid)
         move = b"PUT /api/v1/focuser/0/move HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
@@ -287,3 +291,42 @@ def test_clients_repeating_a_waiting_connected_change_cannot_take_every_thread()
     assert len(answers) == 20 and set(answers) <= {200, 429, "still waiting"}, answers
     assert answers.count("still waiting") <= WAITING_LIMIT, answers  # never more threads held than the limit
     assert answers.count(429) >= 20 - WAITING_LIMIT - answers.count(200), answers
+
+
+def test_a_server_killed_while_saving_settings_starts_again_with_a_whole_file_and_cleans_up(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('# kept comment\n[server]\nlog_level = "INFO"\n\n[[focuser]]\nname = "Kill test"\nport = "sim://kill-test"\n')
+    left = 0
+    for _attempt in range(5):
+        with server_process(config) as (process, port):
+            stop = threading.Event()
+
+            def save_settings() -> None:
+                with requests.Session() as client:
+                    steps = 0
+                    while not stop.is_set():
+                        steps += 1
+                        parameters = f'{{"steps": {steps % 500}, "direction": "out"}}'
+                        with contextlib.suppress(requests.RequestException):
+                            client.put(f"http://127.0.0.1:{port}/api/v1/focuser/0/action", data={"Action": "SetBacklash", "Parameters": parameters}, timeout=5)
+
+            savers = [threading.Thread(target=save_settings, daemon=True) for _ in range(4)]
+            for saver in savers:
+                saver.start()
+            time.sleep(0.4)
+            process.kill()  # SIGKILL, in the middle of the saves
+            process.wait()
+            stop.set()
+            for saver in savers:
+                saver.join(10)
+        left += len([path for path in tmp_path.iterdir() if path.suffix == ".tmp"])
+        if left:
+            break
+    with server_process(config) as (process, port):
+        assert requests.get(f"http://127.0.0.1:{port}/api/v1/focuser/0/name").json()["Value"] == "Kill test"
+    assert config.read_text().startswith("# kept comment")
+    assert not [path.name for path in tmp_path.iterdir() if path.suffix == ".tmp"]
+    log = config.with_suffix(".log").read_text()
+    print(f"{left} temp file(s) left by killed servers")
+    if left:
+        assert "left by a save that was interrupted" in log
