@@ -339,3 +339,12 @@ def test_a_jog_into_a_hard_stop_is_stopped_when_the_focuser_stops_turning():
     assert "did not turn" in focuser.state.last_error
     assert bench.motor.position == bench.motor.low_stop
     assert stops_sent(bench) >= 1
+
+
+def test_a_second_disconnect_returns_at_once():
+    bench = make_bench()
+    bench.focuser.disconnect()
+    before = bench.clock.now
+    bench.focuser.disconnect()
+    assert bench.clock.now == before, "the second Disconnect waited for the worker"
+    assert not bench.focuser.state.connected

@@ -160,6 +160,7 @@ class CelestronFocuser:
             self._orders.wanted = connect
             self._waiters.append(waiter)
             self._post()
+            self._resolve_waiters()  # already there (a second Disconnect): no need to wait for the worker
         self._ensure_worker()
         if not self._threaded:
             self.run_until(waiter.done.done, CONNECT_WAIT_S)
