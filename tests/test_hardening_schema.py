@@ -82,14 +82,7 @@ def operations(path: Path, base: str) -> list[Any]:
         if change is not None:
             change(spec)
     found = [result.ok() for result in schemathesis.openapi.from_dict(spec).get_all_operations()]
-    return [pytest.param(base, operation, id=operation.label, marks=_known_bugs(operation.label)) for operation in found if _served(operation.path)]
-
-
-def _known_bugs(label: str) -> list[pytest.MarkDecorator]:
-    if label == "PUT /{device_type}/{device_number}/connected":
-        # Found by this test: a second PUT Connected=false (or one after Disconnect) never returns.
-        return [pytest.mark.xfail(reason="the device core hangs on a disconnect while disconnected (issue 10)", strict=False)]
-    return []
+    return [pytest.param(base, operation, id=operation.label) for operation in found if _served(operation.path)]
 
 
 def _served(path: str) -> bool:
