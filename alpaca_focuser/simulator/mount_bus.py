@@ -31,7 +31,7 @@ AZM_MOTOR = 0x10
 ALT_MOTOR = 0x11
 MOTOR_VERSION = bytes([7, 11])  # motor controllers answer GET_VER with major, minor
 CHATTER_INTERVAL_S = 0.05  # the hand controller's polling, one frame per interval
-PORT_BUFFER_LIMIT = 64 * 1024  # a port nobody reads keeps only the newest bytes
+PORT_BUFFER_LIMIT = 16 * 1024  # a port nobody read this much from is gone (a closed TCP client, an old pty)
 PUMP_INTERVAL_S = 0.01
 
 
@@ -52,8 +52,11 @@ class BusPort:
     def deliver(self, frame: bytes) -> None:
         with self._lock:
             self._out += frame
-            if len(self._out) > PORT_BUFFER_LIMIT:
-                del self._out[: len(self._out) - PORT_BUFFER_LIMIT]
+            abandoned = len(self._out) > PORT_BUFFER_LIMIT
+            if abandoned:
+                self._out.clear()
+        if abandoned:
+            self.bus.detach(self)
 
     def take(self) -> bytes:
         with self._lock:
@@ -149,7 +152,7 @@ class MountBus:
             self.frames_by_destination[packet.destination] = self.frames_by_destination.get(packet.destination, 0) + 1
             self.bytes_by_source[packet.source] = self.bytes_by_source.get(packet.source, 0) + len(frame)
             self.bytes_by_destination[packet.destination] = self.bytes_by_destination.get(packet.destination, 0) + len(frame)
-            for port in self._ports:
+            for port in list(self._ports):
                 port.deliver(frame)
             log.debug("bus (%s): %s", origin, packet)
             if packet.destination in self._motors:
