@@ -71,16 +71,6 @@ def test_conformance_through_the_mount_wifi_has_no_errors_or_issues(served_throu
     assert mount.command_mode_entries == 0
 
 
-def test_protocol_run_through_the_mount_wifi_has_no_errors_or_issues(served_through_wifi: tuple[SimulatedMount, str]) -> None:
-    mount, url = served_through_wifi
-    result = subprocess.run(
-        [sys.executable, "-m", "conformance", "--run", "protocol", "--quiet", f"{url}/api/v1/focuser/0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert mount.command_mode_entries == 0
-
-
 def test_conformance_through_a_hand_controller_has_no_errors_or_issues(tmp_path: Path) -> None:
     with served(tmp_path, "hc") as (mount, url):
         result = subprocess.run(
