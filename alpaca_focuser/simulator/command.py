@@ -116,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
         if args.tcp:
             from .tcp_server import TcpSimulator
 
-            tcp_server = TcpSimulator(motor, *args.tcp, responder=wifi).start()
+            host, port = args.tcp
+            tcp_server = TcpSimulator(motor, host, port, responder=wifi).start()
             servers.append(tcp_server)
             listener = "the mount's WiFi module" if wifi else "simulated focuser"
             print(f"{listener} listening on {tcp_server.url}", flush=True)
