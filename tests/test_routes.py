@@ -192,3 +192,12 @@ def test_a_mount_port_is_opened_without_hang_up_on_close() -> None:
             assert not termios.tcgetattr(port.fileno())[2] & termios.HUPCL
         finally:
             port.close()
+
+
+def test_a_slow_hand_controller_is_waited_for() -> None:
+    """A hand controller may take seconds to answer a pass-through: longer than the reply timeout."""
+    with running_mount() as mount, HandControllerLink(mount.hc_path, timeout=0.5) as link:
+        for controller in mount.hand_controllers:
+            controller.reply_delay_s = 1.2
+        assert link.request(commands.get_position()) == mount.motor.position
+        assert link.stats.retries == 0  # waited for, not given up on and asked again

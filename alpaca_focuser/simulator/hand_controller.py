@@ -6,6 +6,7 @@ goto in progress) with a parked, aligned mount, and carries the pass-through com
 the AUX bus: ``P n dest cmd d1 d2 d3 rlen`` goes out as a frame from the hand controller (0x0D),
 and the device's reply data comes back as rlen bytes and ``#``. A device that does not answer
 within ``pass_through_timeout_s`` gives rlen bytes, one error byte and ``#``, as the real one does.
+``reply_delay_s`` makes it a slow one: a real hand controller may take up to 3.5 s to answer.
 
 Commands are served one at a time: the next is read only when the previous one was answered.
 """
@@ -44,16 +45,20 @@ class _PassThrough:
     destination: int
     command: int
     reply_length: int
-    deadline: float
+    deadline: float  # the device has not answered by then: report the failure
+    due: float  # not answered before then, however fast the device was (a slow hand controller)
+    answer: bytes | None = None
 
 
 class HandController:
     """One hand controller's serial port; ``feed``/``take`` as the pty server expects."""
 
-    def __init__(self, bus: MountBus, *, pass_through_timeout_s: float = PASS_THROUGH_TIMEOUT_S, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, bus: MountBus, *, pass_through_timeout_s: float = PASS_THROUGH_TIMEOUT_S, reply_delay_s: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.bus = bus
         self.clock = clock
         self.pass_through_timeout_s = pass_through_timeout_s
+        self.reply_delay_s = reply_delay_s
         self.pass_throughs = 0  # pass-through commands carried, for tests
         self._port = bus.port("hand controller")
         self._frames = FrameDecoder()
@@ -78,7 +83,7 @@ class HandController:
             if self._out:
                 return 0.0
             if self._pending is not None:
-                return max(0.0, min(0.01, self._pending.deadline - self.clock()))
+                return max(0.0, min(0.01, self._pending.due - self.clock()))
             return None
 
     def reset(self) -> None:
@@ -104,11 +109,15 @@ class HandController:
         if pending is None:
             return
         for packet in bus_traffic:
-            if (packet.source, packet.destination, packet.command) == (pending.destination, HAND_CONTROLLER, pending.command):
-                self._out += packet.data[: pending.reply_length].ljust(pending.reply_length, b"\0") + END
-                self._pending = None
-                return
-        if self.clock() >= pending.deadline:
+            if pending.answer is None and (packet.source, packet.destination, packet.command) == (pending.destination, HAND_CONTROLLER, pending.command):
+                pending.answer = packet.data[: pending.reply_length].ljust(pending.reply_length, b"\0") + END
+        now = self.clock()
+        if now < pending.due:
+            return
+        if pending.answer is not None:
+            self._out += pending.answer
+            self._pending = None
+        elif now >= pending.deadline:
             log.debug("hand controller: device %#04x did not answer command %#04x", pending.destination, pending.command)
             self._out += bytes(pending.reply_length) + ERROR_BYTE + END
             self._pending = None
@@ -151,6 +160,7 @@ class HandController:
         count, destination, aux_command = command[1], command[2], command[3]
         data = command[4 : 4 + max(0, min(3, count - 1))]
         self.pass_throughs += 1
-        self._pending = _PassThrough(destination, aux_command, command[7], self.clock() + self.pass_through_timeout_s)
+        now = self.clock()
+        self._pending = _PassThrough(destination, aux_command, command[7], now + max(self.pass_through_timeout_s, self.reply_delay_s), now + self.reply_delay_s)
         self.bus.transmit(Packet(HAND_CONTROLLER, destination, aux_command, data), origin="hand controller pass-through")
         self._check_pass_through()

@@ -29,12 +29,13 @@ from .tcp_server import TcpSimulator
 
 class SimulatedMount:
     def __init__(self, motor: FocusMotor, folder: str | os.PathLike[str], *, chatter_interval_s: float | None = CHATTER_INTERVAL_S,
-                 hc_timeout_s: float = 1.0, host: str = "127.0.0.1", wifi_port: int = 0) -> None:
+                 hc_timeout_s: float = 1.0, hc_delay_s: float = 0.0, host: str = "127.0.0.1", wifi_port: int = 0) -> None:
         self.motor = motor
         self.bus = MountBus(motor, chatter_interval_s=chatter_interval_s)
         self.hand_controllers: list[HandController] = []
         self.bridges: list[WifiBridge] = []
         self._hc_timeout_s = hc_timeout_s
+        self.hc_delay_s = hc_delay_s  # a slow hand controller's pass-through answers take this long
         folder = Path(folder)
         self.usb = PtySimulator(motor, folder / "mount-usb", responder=lambda: self.bus.port("mount usb"))
         self.hc = PtySimulator(motor, folder / "hand-controller", responder=self._hand_controller)
@@ -60,7 +61,7 @@ class SimulatedMount:
         return sum(bridge.command_mode_entries for bridge in self.bridges)
 
     def _hand_controller(self) -> Responder:
-        controller = HandController(self.bus, pass_through_timeout_s=self._hc_timeout_s)
+        controller = HandController(self.bus, pass_through_timeout_s=self._hc_timeout_s, reply_delay_s=self.hc_delay_s)
         self.hand_controllers.append(controller)
         return controller
 
