@@ -302,7 +302,14 @@ class Machine:
     def _open(self) -> None:
         """Open the port; a pending stop goes out first, then the focuser is read."""
         settings = self.settings
-        route = Route(settings.port, settings.baud, settings.reply_timeout_s, settings.route, settings.source, settings.rtscts)
+        route = Route(
+            port=settings.port,
+            baud=settings.baud,
+            reply_timeout_s=settings.reply_timeout_s,
+            route=settings.route,
+            source=settings.source,
+            rtscts=settings.rtscts,
+        )
         link, self.quiet_link = self.quiet_link or self._opener(route), None
         self.link = link
         try:
