@@ -25,7 +25,6 @@ from waitress import wasyncore
 from . import (
     __version__,
     config_locations,
-    mdns,
     simulator,  # noqa: F401  (importing it registers the port URL sim://)
 )
 from .alpaca.app import create_app
@@ -34,7 +33,8 @@ from .alpaca.management import ServerInfo
 from .alpaca.served import ServedDevice, serve
 from .config import ConfigError, ConfigFile
 from .device import CelestronFocuser
-from .discovery import DiscoveryResponder, DiscoveryUnavailable
+from .network import mdns
+from .network.responder import DiscoveryResponder, DiscoveryUnavailable
 from .settings import FocuserSettings, Settings
 from .temperature.assembly import create_service
 from .temperature.service import TemperatureService

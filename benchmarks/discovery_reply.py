@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import time
 
-from alpaca_focuser.discovery import DISCOVERY_MESSAGE, DiscoveryResponder
+from alpaca_focuser.network.responder import DISCOVERY_MESSAGE, DiscoveryResponder
 
 from .report import Outcome, Row, ms
 from .rig import LOOPBACK, BenchmarkError, free_port

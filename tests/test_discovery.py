@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import IN_CI, free_port, require_tool, wait_for
 
-from alpaca_focuser.discovery import DiscoveryResponder, DiscoveryUnavailable, ReplyLimiter, SourcePolicy
+from alpaca_focuser.network.responder import DiscoveryResponder, DiscoveryUnavailable, ReplyLimiter, SourcePolicy
 
 PROBE = b"alpacadiscovery1"
 TESTS_DIR = Path(__file__).resolve().parent
@@ -245,7 +245,7 @@ def test_alpyca_finds_the_server_on_the_real_discovery_port():
     result = run_in_net_namespace("""
         import json
         from alpaca import discovery
-        from alpaca_focuser.discovery import DiscoveryResponder
+        from alpaca_focuser.network.responder import DiscoveryResponder
         responder = DiscoveryResponder(http_port=11181)
         responder.start()
         try:
@@ -273,7 +273,7 @@ WAIT_FOR_LINK_LOCAL = """
 def test_an_ipv6_group_probe_is_answered_by_unicast_from_the_interface_address():
     result = run_in_net_namespace(WAIT_FOR_LINK_LOCAL + """
     import json
-    from alpaca_focuser.discovery import DiscoveryResponder, IPV6_GROUP
+    from alpaca_focuser.network.responder import DiscoveryResponder, IPV6_GROUP
     responder = DiscoveryResponder(http_port=11191, bind="::")
     responder.start()
     try:
@@ -296,7 +296,7 @@ def test_alpyca_finds_the_server_over_ipv6_on_each_link():
     result = run_in_net_namespace(WAIT_FOR_LINK_LOCAL + """
     import json
     from alpaca import discovery
-    from alpaca_focuser.discovery import DiscoveryResponder
+    from alpaca_focuser.network.responder import DiscoveryResponder
     responder = DiscoveryResponder(http_port=11192, bind="::")
     responder.start()
     try:

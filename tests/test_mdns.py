@@ -10,7 +10,7 @@ import pytest
 from conftest import free_port
 from zeroconf import ServiceInfo, Zeroconf
 
-from alpaca_focuser.mdns import MdnsAdvertiser, instance_label
+from alpaca_focuser.network.mdns import MdnsAdvertiser, instance_label
 
 REGISTRATION_TIMEOUT_S = 20
 

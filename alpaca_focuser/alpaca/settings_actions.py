@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..celestron.port_finder import list_ports
+from ..celestron.usb_probe import list_ports
 from ..config import check_focuser_setting
 from ..device import Focuser
 from ..errors import InvalidValue

@@ -70,7 +70,7 @@ def open_link(route: Route) -> Link:
     """A link to the focuser, open; raises ``AuxError`` when the port cannot be found or opened."""
     url = route.port
     if url == "auto":
-        from .port_finder import PortNotFound, find_focuser
+        from .usb_probe import PortNotFound, find_focuser
 
         try:
             url = find_focuser(baud=route.speed, route=route.route)

@@ -1,5 +1,5 @@
-"""``alpaca-focuser discover``: its arguments and its run live with the code it drives (finder)."""
+"""``alpaca-focuser discover``: its arguments and its run live with the code it drives (the discovery client)."""
 
-from ..finder import add_arguments, run
+from ..network.client import add_arguments, run
 
 __all__ = ["add_arguments", "run"]

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from .. import config_locations
-from ..celestron.port_finder import CELESTRON_USB_ID
+from ..celestron.usb_probe import CELESTRON_USB_ID
 from .system_files import Plan, Wanted, apply
 
 RULE_PATH = Path("/etc/udev/rules.d/99-celestron-focuser.rules")

@@ -13,8 +13,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from ..finder import Target
-from ..finder import probe as discovery_probe
+from ..network.client import Target
+from ..network.client import probe as discovery_probe
 from ..server import local_address
 from ..settings import ServerSettings
 from . import Finding, note, ok, problem

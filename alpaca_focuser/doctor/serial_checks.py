@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..celestron.port_finder import CELESTRON_USB_ID, identify, list_ports, probe
+from ..celestron.usb_probe import CELESTRON_USB_ID, identify, list_ports, probe
 from ..cli.udev import RULE_PATH, STABLE_PORT
 from ..settings import FocuserSettings
 from . import Finding, Level, ok, problem

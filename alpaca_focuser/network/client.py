@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import ifaddr
 
-from alpaca_focuser.discovery import DISCOVERY_MESSAGE, DISCOVERY_PORT, IPV6_GROUP
+from alpaca_focuser.network.responder import DISCOVERY_MESSAGE, DISCOVERY_PORT, IPV6_GROUP
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from conftest import free_port
 from server_support import running_server
 from test_discovery import run_in_net_namespace
 
-from alpaca_focuser import finder
-from alpaca_focuser.discovery import DiscoveryResponder
-from alpaca_focuser.finder import Answer, Device, Found
+from alpaca_focuser.network import client
+from alpaca_focuser.network.client import Answer, Device, Found
+from alpaca_focuser.network.responder import DiscoveryResponder
 
 DESCRIPTION = {"ServerName": "Dome Pi", "Manufacturer": "Test Maker", "ManufacturerVersion": "9.8",
                "Location": "Backyard"}
@@ -27,7 +27,7 @@ DEVICES = [
 
 
 class ManagementHandler(BaseHTTPRequestHandler):
-    """The two management endpoints the finder reads, with the Alpaca envelope."""
+    """The two management endpoints the discovery client reads, with the Alpaca envelope."""
 
     values = {"/management/v1/description": DESCRIPTION, "/management/v1/configureddevices": DEVICES}
 
@@ -84,12 +84,12 @@ def responder(http_server: ManagementServer, discovery_port: int) -> Iterator[Di
 
 def run_discover(*argv: str) -> int:
     parser = argparse.ArgumentParser()
-    finder.add_arguments(parser)
-    return finder.run(parser.parse_args(list(argv)))
+    client.add_arguments(parser)
+    return client.run(parser.parse_args(list(argv)))
 
 
 def test_discover_reads_the_servers_description_and_devices(responder, http_server, discovery_port):
-    servers = finder.discover(["127.0.0.1", "127.255.255.255"], port=discovery_port, timeout=0.5)
+    servers = client.discover(["127.0.0.1", "127.255.255.255"], port=discovery_port, timeout=0.5)
     assert len(servers) == 1, "two probes reaching one server give one entry"
     server = servers[0]
     assert server.error == ""
@@ -170,11 +170,11 @@ def test_bad_options_are_explained(argv, message, capsys):
     (b"alpacadiscovery1", None),
 ])
 def test_only_a_valid_discovery_reply_counts(datagram, port):
-    assert finder.parse_reply(datagram) == port
+    assert client.parse_reply(datagram) == port
 
 
 def test_loopback_interface_targets_its_broadcast_address_only():
-    labels = [target.label for target in finder.interface_targets(["lo"])]
+    labels = [target.label for target in client.interface_targets(["lo"])]
     assert "127.255.255.255 (lo)" in labels
     assert "255.255.255.255" not in labels
 
@@ -184,7 +184,7 @@ def test_one_server_answering_on_two_addresses_is_listed_once():
     v4 = Found([Answer("127.0.0.1", 11111)], devices=list(devices))
     v6 = Found([Answer("::1", 11111)], devices=list(devices))
     other = Found([Answer("127.0.0.2", 22222)], devices=[Device("Focuser", 0, "G", "uid-2")])
-    merged = finder.merge_same_servers([v4, v6, other])
+    merged = client.merge_same_servers([v4, v6, other])
     assert [server.urls for server in merged] == [
         ["http://127.0.0.1:11111", "http://[::1]:11111"], ["http://127.0.0.2:22222"]]
 
@@ -193,16 +193,16 @@ def test_discover_without_a_target_finds_the_server_through_loopback_broadcast()
     """Probes every interface, so it runs in a network namespace with nothing but loopback."""
     result = run_in_net_namespace("""
         import argparse
-        from alpaca_focuser import finder
-        from alpaca_focuser.discovery import DiscoveryResponder
-        from test_finder import ManagementServer
+        from alpaca_focuser.network import client
+        from alpaca_focuser.network.responder import DiscoveryResponder
+        from test_discovery_client import ManagementServer
         with ManagementServer() as http_server:
             responder = DiscoveryResponder(http_port=http_server.port)
             responder.start()
             try:
                 parser = argparse.ArgumentParser()
-                finder.add_arguments(parser)
-                code = finder.run(parser.parse_args(["--timeout", "1"]))
+                client.add_arguments(parser)
+                code = client.run(parser.parse_args(["--timeout", "1"]))
             finally:
                 responder.stop()
             print(f"exit {code} port {http_server.port}")

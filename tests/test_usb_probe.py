@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sim_support import running_pty_simulator
 
-from alpaca_focuser import ports
 from alpaca_focuser.celestron.commands import Command, DeviceId
 from alpaca_focuser.celestron.packet import FrameDecoder, Packet
-from alpaca_focuser.celestron.port_finder import PortNotFound, find_focuser
+from alpaca_focuser.celestron.usb_probe import PortNotFound, find_focuser
+from alpaca_focuser.cli import ports
 
 PROBE_TIMEOUT = 0.3
 
