@@ -24,7 +24,6 @@ from waitress import wasyncore
 
 from . import (
     __version__,
-    config_locations,
     simulator,  # noqa: F401  (importing it registers the port URL sim://)
 )
 from .alpaca.app import create_app
@@ -32,6 +31,7 @@ from .alpaca.guard import SERVER_LIMITS, GuardSettings, RequestGuard
 from .alpaca.management import ServerInfo
 from .alpaca.served import ServedDevice, serve
 from .config import ConfigError, ConfigFile
+from .config import locations as config_locations
 from .device import CelestronFocuser
 from .network import mdns
 from .network.responder import DiscoveryResponder, DiscoveryUnavailable

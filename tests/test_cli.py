@@ -12,7 +12,8 @@ import pytest
 import requests
 from cli_support import run_command, serving, user_env
 
-from alpaca_focuser import __version__, config_locations
+from alpaca_focuser import __version__
+from alpaca_focuser.config import locations as config_locations
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import config_locations
 from ..config import ConfigError, parse_settings
+from ..config import locations as config_locations
 from ..doctor import Finding, Level, note, ok, problem
 from ..doctor.network_checks import check_bind, check_discovery, check_firewalls, check_http_port, http_owner
 from ..doctor.serial_checks import check_focuser

@@ -8,8 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from .. import config_locations
 from ..config import ConfigError
+from ..config import locations as config_locations
 from .udev import STABLE_PORT
 
 

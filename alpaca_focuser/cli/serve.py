@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from .. import config_locations
 from ..config import LOG_LEVELS, ConfigError, ConfigFile
+from ..config import locations as config_locations
 from ..settings import ROUTE_NAMES, FocuserSettings, Settings
 
 log = logging.getLogger(__name__)

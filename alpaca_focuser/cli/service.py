@@ -15,8 +15,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from .. import config_locations
 from ..config import ConfigError
+from ..config import locations as config_locations
 from . import udev
 from .system_files import Plan, Wanted, apply, on_root
 

@@ -9,8 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import config_locations
 from ..celestron.usb_probe import CELESTRON_USB_ID
+from ..config import locations as config_locations
 from .system_files import Plan, Wanted, apply
 
 RULE_PATH = Path("/etc/udev/rules.d/99-celestron-focuser.rules")

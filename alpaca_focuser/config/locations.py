@@ -22,8 +22,10 @@ import platformdirs
 import tomlkit
 from tomlkit.items import AoT
 
-from .config import ConfigError, ConfigFile, parse_settings
-from .settings import Settings
+from ..settings import Settings
+from .file import ConfigFile
+from .reading import parse_settings
+from .rules import ConfigError
 
 APP_NAME = "alpaca-focuser"
 ENV_VAR = "ALPACA_FOCUSER_CONFIG"
