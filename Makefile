@@ -30,6 +30,8 @@ run: $(VENV)/.installed $(RUN_CONFIG)
 	$(BIN)/alpaca-focuser serve --config $(RUN_CONFIG) $(ARGS)
 
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy alpaca_focuser
 	$(BIN)/python -m pytest $(ARGS)
 
 bench: $(VENV)/.installed-test

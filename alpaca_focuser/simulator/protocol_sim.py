@@ -62,19 +62,19 @@ class Serial(SerialBase):
     """A pyserial port whose far end is a simulated focuser in this process."""
 
     def open(self) -> None:
-        if self._port is None:
+        if self.port is None:
             raise SerialException("port must be configured before it can be used")
         if self.is_open:
             raise SerialException("port already open")
         try:
-            name, options, echo = parse_url(self._port)
+            name, options, echo = parse_url(self.port)
             self.motor = registry.motor(name, **options)
         except ValueError as exc:
             raise SerialException(str(exc)) from exc
         if echo:
             self.motor.set_fault("echo")
         if self.motor.unplugged:
-            raise SerialException(f"could not open port {self._port}: the simulated focuser is unplugged")
+            raise SerialException(f"could not open port {self.port}: the simulated focuser is unplugged")
         self._responder = AuxResponder(self.motor)
         self._ready = threading.Condition()
         self._buffer = b""
@@ -91,7 +91,7 @@ class Serial(SerialBase):
             raise PortNotOpenError()
         if self.motor.unplugged:
             self._responder.reset()
-            raise SerialException(f"{self._port}: device disconnected (the simulated focuser is unplugged)")
+            raise SerialException(f"{self.port}: device disconnected (the simulated focuser is unplugged)")
 
     @property
     def in_waiting(self) -> int:
@@ -106,7 +106,7 @@ class Serial(SerialBase):
 
     def read(self, size: int = 1) -> bytes:
         self._check()
-        timeout = Timeout(self._timeout)
+        timeout = Timeout(self.timeout if self.timeout is not None else float("inf"))
         with self._ready:
             while True:
                 available = self._pending()
@@ -119,7 +119,7 @@ class Serial(SerialBase):
                 self._ready.wait(min(wait for wait in waits if wait is not None))
                 self._check()
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: Any) -> int:  # any buffer, as pyserial takes
         self._check()
         payload = bytes(data)
         with self._ready:
