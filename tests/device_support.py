@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from alpaca_focuser.celestron.commands import Command, Request
-from alpaca_focuser.celestron.link import LinkClosed, LinkStats, NoReply
+from alpaca_focuser.celestron.faults import LinkClosed, NoReply
+from alpaca_focuser.celestron.link import LinkStats
 from alpaca_focuser.celestron.packet import FrameDecoder, Packet
 from alpaca_focuser.celestron.routes import Route
 from alpaca_focuser.device import CelestronFocuser

@@ -11,7 +11,8 @@ from conftest import wait_for
 from sim_support import running_pty_simulator
 
 from alpaca_focuser.celestron import commands as c
-from alpaca_focuser.celestron.link import AuxLink, LinkClosed, NoReply
+from alpaca_focuser.celestron.faults import LinkClosed, NoReply
+from alpaca_focuser.celestron.link import AuxLink
 from alpaca_focuser.simulator import FocusMotor
 from alpaca_focuser.simulator.pty_server import PtySimulator
 

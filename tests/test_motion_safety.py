@@ -21,7 +21,8 @@ from server_support import RunningServer, running_server
 from sim_support import running_pty_simulator
 
 from alpaca_focuser.celestron import commands
-from alpaca_focuser.celestron.link import AuxLink, LinkClosed
+from alpaca_focuser.celestron.faults import LinkClosed
+from alpaca_focuser.celestron.link import AuxLink
 from alpaca_focuser.device import CelestronFocuser
 from alpaca_focuser.settings import FocuserSettings
 from alpaca_focuser.simulator import FocusMotor

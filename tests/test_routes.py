@@ -15,8 +15,8 @@ from mount_support import running_mount
 from alpaca_focuser.celestron import commands
 from alpaca_focuser.celestron.bus_link import BusLink
 from alpaca_focuser.celestron.commands import Limits
+from alpaca_focuser.celestron.faults import AuxError, MalformedReply, NoReply
 from alpaca_focuser.celestron.hc_link import HandControllerLink, pass_through
-from alpaca_focuser.celestron.link import AuxError, MalformedReply, NoReply
 from alpaca_focuser.celestron.routes import Route
 from alpaca_focuser.celestron.serial_lines import open_port
 from alpaca_focuser.celestron.usb_probe import PortNotFound, find_focuser, identify

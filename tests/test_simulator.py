@@ -15,7 +15,8 @@ from conftest import wait_for
 
 import alpaca_focuser.simulator  # noqa: F401  (registers sim://)
 from alpaca_focuser.celestron import commands as c
-from alpaca_focuser.celestron.link import AuxLink, LinkClosed, NoReply
+from alpaca_focuser.celestron.faults import LinkClosed, NoReply
+from alpaca_focuser.celestron.link import AuxLink
 from alpaca_focuser.celestron.packet import FrameDecoder, Packet
 from alpaca_focuser.simulator import registry
 from alpaca_focuser.simulator.motor import FocusMotor

@@ -33,7 +33,8 @@ from typing import TypeVar
 import serial
 
 from .commands import Command, DeviceId, ReplyError, Request
-from .link import AuxError, LinkClosed, LinkStats, MalformedReply, NoReply
+from .faults import AuxError, LinkClosed, MalformedReply, NoReply
+from .link import LinkStats
 from .packet import FrameDecoder, Packet
 from .port_link import MIN_GAP_S, PortLink
 from .serial_lines import write_with_handshake

@@ -22,7 +22,8 @@ from typing import TypeVar
 import serial
 
 from .commands import Command, DeviceId, ReplyError, Request
-from .link import AuxError, LinkClosed, LinkStats, MalformedReply, NoReply
+from .faults import AuxError, LinkClosed, MalformedReply, NoReply
+from .link import LinkStats
 from .port_link import PortLink
 
 T = TypeVar("T")

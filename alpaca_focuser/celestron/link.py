@@ -7,16 +7,15 @@ user, so two requests can never interleave bytes on the wire.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import TypeVar
 
-import serial
-
 from .commands import DeviceId, ReplyError, Request
+from .faults import PORT_ERRORS, RECEIVE_ERRORS, AuxError, LinkClosed, MalformedReply, NoReply
 from .packet import FrameDecoder, Packet
+from .port_link import PortLink
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -25,31 +24,6 @@ DEFAULT_BAUD = 9600
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_TRIES = 3
 MAX_TIMEOUT = 8.0
-
-# What a port raises when the device behind it vanishes; termios.error (POSIX) is not an OSError.
-PORT_ERRORS: tuple[type[Exception], ...] = (serial.SerialException, OSError)
-if sys.platform != "win32":
-    import termios
-
-    PORT_ERRORS += (termios.error,)
-RECEIVE_ERRORS: tuple[type[Exception], ...] = (*PORT_ERRORS, TypeError)  # pyserial's TypeError: a port closed under a read
-
-
-class AuxError(Exception):
-    """A request that did not get a usable reply; the message names the port and the command."""
-
-
-class NoReply(AuxError):
-    pass
-
-
-class LinkClosed(AuxError):
-    pass
-
-
-class MalformedReply(AuxError):
-    pass
-
 
 @dataclass
 class LinkStats:
@@ -64,7 +38,9 @@ class LinkStats:
     echoes_ignored: int = 0
 
 
-class AuxLink:
+class AuxLink(PortLink):
+    """The focuser's own line: nothing else talks on it, so requests go out unpaced."""
+
     def __init__(
         self,
         url: str,
@@ -75,52 +51,22 @@ class AuxLink:
         timeout: float = DEFAULT_TIMEOUT,
         tries: int = DEFAULT_TRIES,
     ) -> None:
-        self.url = url
-        self.baud = baud
+        super().__init__(url, baud=baud, timeout=timeout, min_gap_s=0.0)
         self.source = source
         self.device = device
-        self.timeout = timeout
         self.tries = tries
         self.stats = LinkStats()
         self._decoder = FrameDecoder()
-        self._port: serial.Serial | None = None
         self._lock = threading.Lock()
         self._unanswered: Packet | None = None  # the last request that got no reply
         self._late_for: Packet | None = None  # that request, while the next one watches for its reply
 
     @property
-    def is_open(self) -> bool:
-        return self._port is not None and self._port.is_open
-
-    @property
     def dropped_bytes(self) -> int:
         return self._decoder.dropped_bytes
 
-    def open(self) -> None:
-        if self.is_open:
-            return
-        try:
-            self._port = serial.serial_for_url(self.url, baudrate=self.baud, timeout=self.timeout, write_timeout=self.timeout)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
+    def _opened(self) -> None:
         self._decoder.reset()
-        log.debug("opened %s at %d baud", self.url, self.baud)
-
-    def close(self) -> None:
-        port, self._port = self._port, None
-        if port is not None:
-            try:
-                port.close()
-            except (serial.SerialException, OSError):
-                pass
-            log.debug("closed %s", self.url)
-
-    def __enter__(self) -> AuxLink:
-        self.open()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def request(self, request: Request[T]) -> T:
         """Send ``request`` and return its parsed reply, waiting up to ``tries`` reply timeouts.
@@ -183,11 +129,6 @@ class AuxLink:
         if self.timeout < MAX_TIMEOUT:
             self.timeout = min(MAX_TIMEOUT, self.timeout * 2)
             log.warning("%s: replies come later than expected; now waiting up to %g s for each", self.url, self.timeout)
-
-    def _port_or_raise(self, name: str) -> serial.Serial:
-        if self._port is None or not self._port.is_open:
-            raise LinkClosed(f"{self.url}: cannot send {name}, the port is not open")
-        return self._port
 
     def _send(self, packet: Packet, name: str) -> None:
         port = self._port_or_raise(name)

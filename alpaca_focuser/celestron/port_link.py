@@ -1,6 +1,6 @@
-"""PortLink: what the links through a mount share: one port, opened without resetting the
-adapter behind it, closed quietly, refused for I/O once it is closed or lost, and paced, so the
-frames it puts on the mount's shared bus stay few whatever the device model's polling asks for."""
+"""PortLink: what every link shares: one port, opened without resetting the adapter behind it,
+closed quietly, refused for I/O once it is closed or lost; and, for the links through a mount,
+paced, so the frames they put on the mount's shared bus stay few whatever the polling asks for."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Self
 
 import serial
 
-from .link import LinkClosed
+from .faults import LinkClosed
 from .serial_lines import open_port
 
 log = logging.getLogger(__name__)

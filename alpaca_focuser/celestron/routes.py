@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from .commands import DeviceId, Request
-from .link import DEFAULT_BAUD, AuxLink, LinkStats, NoReply
+from .faults import NoReply
+from .link import DEFAULT_BAUD, AuxLink, LinkStats
 
 T = TypeVar("T")
 

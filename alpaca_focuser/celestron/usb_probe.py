@@ -21,7 +21,8 @@ import serial
 from serial.tools import list_ports as pyserial_list_ports
 
 from .commands import Command, ReplyError, Request, Version
-from .link import DEFAULT_BAUD, AuxError, AuxLink
+from .faults import AuxError
+from .link import DEFAULT_BAUD, AuxLink
 from .serial_lines import open_port
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from ..celestron import commands
 from ..celestron.commands import CalibrationReport, Limits, Request
-from ..celestron.link import AuxError, NoReply
+from ..celestron.faults import AuxError, NoReply
 from ..celestron.routes import Link, Route
 from ..settings import FocuserSettings
 from .clock import Clock
