@@ -32,7 +32,7 @@ from typing import TypeVar
 
 import serial
 
-from .commands import Command, DeviceId, ReplyError, Request
+from .commands import DeviceId, ReplyError, Request
 from .faults import AuxError, LinkClosed, MalformedReply, NoReply
 from .link import LinkStats
 from .packet import FrameDecoder, Packet
@@ -46,9 +46,6 @@ DEFAULT_TIMEOUT = 1.0
 READ_TRIES = 3
 DRAIN_TIMEOUTS = 2.0  # after a timeout, stragglers are awaited this many reply timeouts past the last send
 WIFI_COMMAND_MODE = b"$$$"
-# Commands that make the motor do something: sent once, never repeated on a timeout.
-ACTIONS = frozenset({Command.GOTO_FAST, Command.GOTO_SLOW, Command.MOVE_POS, Command.MOVE_NEG, Command.CALIB_ENABLE,
-                     Command.SET_POS_BACKLASH, Command.SET_NEG_BACKLASH})
 
 
 @dataclass
@@ -86,7 +83,7 @@ class BusLink(PortLink):
     def request(self, request: Request[T]) -> T:
         """Send ``request`` to the focuser on the bus and return its parsed reply."""
         packet = Packet(self.source, self.device, request.command, request.data)
-        tries = 1 if request.command in ACTIONS else READ_TRIES
+        tries = READ_TRIES if request.repeatable else 1  # a motion command is sent once, never repeated
         with self._lock:
             self.stats.requests += 1
             self._pace()

@@ -46,7 +46,6 @@ REPLY_LENGTHS = {
     Command.GET_POS_BACKLASH: 1,
     Command.GET_NEG_BACKLASH: 1,
 }
-READS = frozenset(REPLY_LENGTHS)
 
 
 class DeviceDidNotAnswer(NoReply):
@@ -77,7 +76,7 @@ class HandControllerLink(PortLink):
             command = pass_through(self.device, request.command, request.data, length)
         except ValueError as exc:
             raise MalformedReply(f"{self.url}: cannot send {request.name} through the hand controller: {exc}") from exc
-        tries = READ_TRIES if request.command in READS else 1
+        tries = READ_TRIES if request.repeatable else 1  # a motion command is sent once, never repeated
         with self._lock:
             self.stats.requests += 1
             self._pace()  # each pass-through is a frame and its reply on the mount's bus
