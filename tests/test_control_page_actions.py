@@ -32,6 +32,7 @@ def value(body: dict[str, Any]) -> Any:
         ({"settle_ms": 300, "port": "socket://telescope"}, "socket://HOST:PORT with a port from 1 to 65535"),
         ({"settle_ms": 300, "name": "   "}, "name is \"\", but it must be non-empty text"),
         ({"settle_ms": 300, "unique_id": "x"}, "unique_id is not a setting that can be changed here"),
+        ({"settle_ms": 300, "route": "bus"}, 'route is "bus", but it must be one of "usb", "mount", "hc"'),
         ({}, "expected a JSON object of settings"),
         ("120", "expected a JSON object of settings"),
     ],
@@ -69,3 +70,15 @@ def test_ports_lists_the_special_choices_and_the_configured_port(tmp_path):
         assert found["configured"] == saved_focuser(config_path)["port"]
         assert [choice["port"] for choice in found["special"]] == ["auto", "sim://"]
         assert all({"port", "device", "description", "usb_id", "focuser", "connected"} <= set(port) for port in found["ports"])
+
+
+def test_a_route_chosen_in_the_settings_is_saved_and_a_failed_reconnect_says_why(tmp_path):
+    config_path = write_config(tmp_path)
+    with server_from_config(config_path) as server:
+        body = put_action(server.url, "SetSettings", {"route": "mount", "rtscts": True})
+        assert body["ErrorNumber"] == 0x407, body  # saved, but the simulator has no modem lines to reconnect with
+        assert "no RTS/CTS lines" in body["ErrorMessage"] and "set rtscts = false" in body["ErrorMessage"]
+        assert (saved_focuser(config_path)["route"], saved_focuser(config_path)["rtscts"]) == ("mount", True)
+        assert value(put_action(server.url, "Settings"))["route"] == "mount"
+        value(put_action(server.url, "SetSettings", {"route": "usb", "rtscts": False}))
+        assert "rtscts" not in saved_focuser(config_path) or saved_focuser(config_path)["rtscts"] is False

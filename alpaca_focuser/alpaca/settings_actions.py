@@ -17,7 +17,7 @@ from ..device import Focuser
 from ..errors import InvalidValue
 from ..settings import Direction
 
-EDITABLE = ("name", "port", "baud", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um")
+EDITABLE = ("name", "port", "route", "rtscts", "baud", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um")
 NULLABLE = ("baud", "step_size_um")  # null: the route's usual baud rate; an unknown step size
 SPECIAL_PORTS = (
     ("auto", "find the focuser by its USB id 15A2:A50F at every connect"),
@@ -32,6 +32,8 @@ def settings_now(device: Focuser) -> dict[str, Any]:
     return {
         "name": device.name,
         "port": getattr(saved, "port", device.state.port),
+        "route": getattr(saved, "route", "usb"),
+        "rtscts": getattr(saved, "rtscts", False),
         "baud": getattr(saved, "baud", None),
         "reverse": device.reverse,
         "backlash_steps": steps,

@@ -10,10 +10,19 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ..celestron.routes import ROUTE_TITLES
 from .served import ServedDevice
 from .settings_actions import settings_now
 
 DIRECTIONS = (("none", "none (off)"), ("in", "in"), ("out", "out"))
+
+
+def _choice(key: str, chosen: str, choices: dict[str, str]) -> str:
+    options = "".join(
+        f'<option value="{escape(value)}"{" selected" if value == chosen else ""}>{escape(value)}: {escape(label)}</option>'
+        for value, label in choices.items()
+    )
+    return f'<select id="field-{key}" name="{key}">{options}</select>'
 
 
 def _field(key: str, label: str, control: str, note: str = "") -> str:
@@ -45,11 +54,16 @@ def settings_form(served: ServedDevice) -> str:
         f'<option value="{value}"{" selected" if value == direction else ""}>{label}</option>' for value, label in DIRECTIONS
     )
     checked = " checked" if values["reverse"] else ""
+    rtscts = " checked" if values["rtscts"] else ""
     fields = "".join([
         _field("name", "Name", f'<input id="field-name" name="name" type="text" maxlength="200" value="{escape(values["name"])}">'),
         _field("port", "Serial port", _port_choice(str(values["port"]))
                + '<input id="field-port-other" type="text" placeholder="socket://192.168.1.50:2000" hidden aria-label="Other port">',
                "The focuser's own port is marked. auto finds it by its USB id; sim:// is the built-in simulator."),
+        _field("route", "Route", _choice("route", str(values["route"]), ROUTE_TITLES),
+               "How the port reaches the focuser: its own USB port, the mount's AUX bus, or a hand controller."),
+        _field("rtscts", "Handshake", f'<label><input id="field-rtscts" name="rtscts" type="checkbox"{rtscts}> RTS/CTS '
+               "(a serial cable on the mount's AUX or PC port)</label>"),
         _field("baud", "Baud rate", _number("baud", values["baud"], 1, 4_000_000), "Leave empty for the usual speed of the route (9600 for the focuser's own USB port)."),
         _field("backlash_steps", "Backlash steps", _number("backlash_steps", values["backlash_steps"], 0, 65535)),
         _field("backlash_direction", "Backlash final approach",

@@ -30,10 +30,8 @@ import time
 from dataclasses import dataclass
 from typing import TypeVar
 
-import serial
-
 from .commands import DeviceId, ReplyError, Request
-from .faults import AuxError, LinkClosed, MalformedReply, NoReply
+from .faults import PORT_ERRORS, RECEIVE_ERRORS, AuxError, LinkClosed, MalformedReply, NoReply
 from .link import LinkStats
 from .packet import FrameDecoder, Packet
 from .port_link import MIN_GAP_S, PortLink
@@ -126,7 +124,7 @@ class BusLink(PortLink):
             else:
                 port.write(frame)
                 port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except PORT_ERRORS as exc:
             self.close()
             raise LinkClosed(f"{self.url}: link lost while sending {name} ({packet}): {exc}") from exc
         self.stats.frames_sent += 1
@@ -152,7 +150,7 @@ class BusLink(PortLink):
                         log.debug("%s: dropped a late reply to an earlier request: %s", self.url, packet)
                     else:
                         self.stats.foreign_frames += 1
-        except (serial.SerialException, OSError, TypeError) as exc:
+        except RECEIVE_ERRORS as exc:
             self.close()
             raise LinkClosed(f"{self.url}: link lost before sending {name}: {exc}") from exc
         self._drain_until = 0.0
@@ -172,7 +170,7 @@ class BusLink(PortLink):
             try:
                 port.timeout = remaining
                 chunk = port.read(max(1, port.in_waiting))
-            except (serial.SerialException, OSError, TypeError) as exc:
+            except RECEIVE_ERRORS as exc:
                 self.close()
                 raise LinkClosed(f"{self.url}: link lost while waiting for the reply to {name}: {exc}") from exc
             if not chunk:

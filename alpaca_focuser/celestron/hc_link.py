@@ -22,7 +22,7 @@ from typing import TypeVar
 import serial
 
 from .commands import Command, DeviceId, ReplyError, Request
-from .faults import AuxError, LinkClosed, MalformedReply, NoReply
+from .faults import RECEIVE_ERRORS, AuxError, LinkClosed, MalformedReply, NoReply
 from .link import LinkStats
 from .port_link import PortLink
 
@@ -111,7 +111,7 @@ class HandControllerLink(PortLink):
             self.stats.frames_sent += 1
             self.stats.bytes_sent += len(command)
             reply = self._read_reply(port, length, name, command)
-        except (serial.SerialException, OSError, TypeError) as exc:
+        except RECEIVE_ERRORS as exc:
             self.close()
             raise LinkClosed(f"{self.url}: link lost during {name}: {exc}") from exc
         self.stats.frames_received += 1

@@ -55,7 +55,10 @@ def _keep_lines_on_close(port: serial.Serial) -> None:
 
 def write_with_handshake(port: serial.Serial, data: bytes, baud: int) -> None:
     """Raise RTS, wait for CTS, write ``data``, let it leave the wire, drop RTS."""
-    port.rts = True
+    try:
+        port.rts = True
+    except (AttributeError, NotImplementedError) as exc:
+        raise serial.SerialException(f"{port.port} has no RTS/CTS lines to handshake with; set rtscts = false for this port") from exc
     try:
         deadline = time.monotonic() + CTS_WAIT_S
         while not port.cts:

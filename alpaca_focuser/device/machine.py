@@ -106,6 +106,9 @@ class Machine:
         except Exception as exc:  # a bug must not leave the motor running nor kill the worker
             log.exception("Unexpected fault in the focuser worker for %s", self.settings.port)
             self.last_error = f"Unexpected fault in the focuser worker: {exc!r}. The motor is stopped to be safe."
+            if self.phase in (Phase.CONNECTING, Phase.LINK_LOST):
+                self._close_link()
+                self._open_failed(AuxError(self.last_error))  # a Connect waiting on it gets the reason
             if self._motor_may_run():
                 self.stop_reason = self.stop_reason or "an unexpected fault"
                 if self.link is not None and self.phase in (Phase.IDLE, Phase.BUSY):

@@ -5,7 +5,7 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const FIELDS = ["name", "port", "baud", "backlash_steps", "backlash_direction", "reverse", "settle_ms", "step_size_um"];
+  const FIELDS = ["name", "port", "route", "rtscts", "baud", "backlash_steps", "backlash_direction", "reverse", "settle_ms", "step_size_um"];
   const select = $("field-port");
   const other = $("field-port-other");
 
@@ -56,6 +56,8 @@
     return {
       name: $("field-name").value,
       port,
+      route: $("field-route").value,
+      rtscts: $("field-rtscts").checked,
       baud: optional("field-baud"),
       backlash_steps: numberOrText("field-backlash_steps"),
       backlash_direction: $("field-backlash_direction").value,
