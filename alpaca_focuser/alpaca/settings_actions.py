@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..celestron.usb_probe import list_ports
+from ..celestron.usb_probe import STABLE_PORT, list_ports
 from ..config import check_focuser_setting
 from ..device import Focuser
 from ..errors import InvalidValue
@@ -115,9 +115,12 @@ def ports(device: Focuser) -> dict[str, Any]:
             "focuser": answering,
             "connected": answering,
         })  # fmt: skip
+    special = list(SPECIAL_PORTS)
+    if os.path.exists(STABLE_PORT) and not any(item["port"] == STABLE_PORT for item in listed):
+        special.insert(0, (STABLE_PORT, "the focuser's stable name from the udev rule, the same after every replug"))
     return {
         "configured": configured,
         "in_use": in_use,
         "ports": listed,
-        "special": [{"port": port, "description": text} for port, text in SPECIAL_PORTS],
+        "special": [{"port": port, "description": text} for port, text in special],
     }

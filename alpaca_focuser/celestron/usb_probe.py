@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 CELESTRON_VID = 0x15A2
 CELESTRON_PID = 0xA50F
 CELESTRON_USB_ID = f"{CELESTRON_VID:04X}:{CELESTRON_PID:04X}"
+STABLE_PORT = "/dev/celestron_focuser"  # the name the udev rule (alpaca-focuser udev install) gives the focuser
 PROBE_TIMEOUT = 1.0
 BY_ID_FOLDER = "/dev/serial/by-id"
 # USB-serial bridges found in mounts' USB ports, hand-controller cables and AUX adapters:

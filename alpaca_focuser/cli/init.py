@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from ..celestron.usb_probe import STABLE_PORT
 from ..config import ConfigError
 from ..config import locations as config_locations
-from .udev import STABLE_PORT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..celestron.usb_probe import STABLE_PORT
 from ..config import ConfigError
 from ..config import locations as config_locations
 from . import udev
@@ -111,14 +112,14 @@ def ensure_config(path: Path, root: Path, account: str | None, dry_run: bool) ->
         return f"The service reads {path} (left as it is)."
     if dry_run:
         return f"Would write the configuration template to {path}."
-    config_locations.write_new(target, config_locations.template_with(port=udev.STABLE_PORT))
+    config_locations.write_new(target, config_locations.template_with(port=STABLE_PORT))
     if account is not None and os.geteuid() == 0:
         import pwd  # here: the module exists on Unix only
 
         owner = pwd.getpwnam(account)
         for item in (target, target.parent):
             os.chown(item, owner.pw_uid, owner.pw_gid)
-    return f'Wrote the configuration template to {path}, with port = "{udev.STABLE_PORT}"; edit it, then restart the service.'
+    return f'Wrote the configuration template to {path}, with port = "{STABLE_PORT}"; edit it, then restart the service.'
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,13 +9,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..celestron.usb_probe import CELESTRON_USB_ID
+from ..celestron.usb_probe import CELESTRON_USB_ID, STABLE_PORT
 from ..config import locations as config_locations
 from .system_files import Plan, Wanted, apply
 
 RULE_PATH = Path("/etc/udev/rules.d/99-celestron-focuser.rules")
-STABLE_NAME = "celestron_focuser"
-STABLE_PORT = f"/dev/{STABLE_NAME}"
+STABLE_NAME = STABLE_PORT.removeprefix("/dev/")
 
 
 def rule_text() -> str:

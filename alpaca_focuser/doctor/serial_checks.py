@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..celestron.usb_probe import CELESTRON_USB_ID, identify, list_ports, probe
-from ..cli.udev import RULE_PATH, STABLE_PORT
+from ..celestron.usb_probe import CELESTRON_USB_ID, STABLE_PORT, identify, list_ports, probe
+from ..cli.udev import RULE_PATH
 from ..settings import FocuserSettings
 from . import Finding, Level, ok, problem
 
