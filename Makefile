@@ -32,7 +32,7 @@ run: $(VENV)/.installed $(RUN_CONFIG)
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy alpaca_focuser
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n 3 --dist loadfile $(ARGS)
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks $(ARGS)
