@@ -150,7 +150,7 @@ def test_a_bad_target_or_interface_is_refused_before_probing(argv, message, caps
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--timeout", "0"], "must be more than 0 seconds"),
-    (["--port", "70000"], "a UDP port runs from 1 to 65535"),
+    (["--port", "70000"], "is not a port number from 1 to 65535"),
 ])
 def test_bad_options_are_explained(argv, message, capsys):
     with pytest.raises(SystemExit):

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from ..celestron.routes import ROUTE_TITLES
+from ..limits import BACKLASH_STEPS_MAX
 from .served import ServedDevice
 from .settings_actions import settings_now
 
@@ -65,7 +66,7 @@ def settings_form(served: ServedDevice) -> str:
         _field("rtscts", "Handshake", f'<label><input id="field-rtscts" name="rtscts" type="checkbox"{rtscts}> RTS/CTS '
                "(a serial cable on the mount's AUX or PC port)</label>"),
         _field("baud", "Baud rate", _number("baud", values["baud"], 1, 4_000_000), "Leave empty for the usual speed of the route (9600 for the focuser's own USB port)."),
-        _field("backlash_steps", "Backlash steps", _number("backlash_steps", values["backlash_steps"], 0, 65535)),
+        _field("backlash_steps", "Backlash steps", _number("backlash_steps", values["backlash_steps"], 0, BACKLASH_STEPS_MAX)),
         _field("backlash_direction", "Backlash final approach",
                f'<select id="field-backlash_direction" name="backlash_direction">{direction_options}</select>'),
         _field("reverse", "Direction", f'<label><input id="field-reverse" name="reverse" type="checkbox"{checked}> Reverse (swap in and out)</label>'),

@@ -11,10 +11,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
 
 from ..config import LOG_LEVELS, ConfigError, ConfigFile
 from ..config import locations as config_locations
+from ..limits import port_number
 from ..settings import ROUTE_NAMES, FocuserSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -28,21 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", metavar="URL", action="append", help="where the focuser is: /dev/ttyACM0, COM5, socket://HOST:PORT, rfc2217://HOST:PORT, sim:// or auto; repeat for focusers 1, 2, ...")
     parser.add_argument("--route", choices=ROUTE_NAMES, help="how focuser 0 is reached: usb (its own USB port), mount (the mount's AUX bus: its USB port, an AUX/PC cable or WiFi) or hc (a hand controller's pass-through)")
-    parser.add_argument("--http-port", metavar="N", type=_port_number(0), help="TCP port of the Alpaca API and setup pages (default 11111; 0 picks a free one)")
+    parser.add_argument("--http-port", metavar="N", type=port_number(0), help="TCP port of the Alpaca API and setup pages (default 11111; 0 picks a free one)")
     parser.add_argument("--bind", metavar="ADDR", help="address to listen on: 0.0.0.0 (every IPv4 interface, the default), :: (IPv6 too) or 127.0.0.1 (this computer only)")
-    parser.add_argument("--discovery-port", metavar="N", type=_port_number(1), help="UDP port of Alpaca discovery (default 32227)")
+    parser.add_argument("--discovery-port", metavar="N", type=port_number(1), help="UDP port of Alpaca discovery (default 32227)")
     parser.add_argument("--no-discovery", action="store_true", help="do not answer Alpaca discovery")
     parser.add_argument("--no-mdns", action="store_true", help="do not advertise the server on mDNS/Bonjour")
     parser.add_argument("--log-level", metavar="LEVEL", type=_log_level, help=f"how much to log: {', '.join(LOG_LEVELS)} (any case)")
-
-
-def _port_number(low: int) -> Any:
-    def parse(text: str) -> int:
-        if not text.isdigit() or not low <= int(text) <= 65535:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a port number from {low} to 65535")
-        return int(text)
-
-    return parse
 
 
 def _log_level(text: str) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..limits import BACKLASH_STEPS_MAX, POSITION_MAX, PRESET_SLOTS
+from ..limits import BACKLASH_STEPS_MAX, NETWORK_PORT_MAX, POSITION_MAX, PRESET_SLOTS
 from ..passwords import hash_problem
 from ..settings import ROUTE_NAMES, Direction, FocuserSettings, ServerSettings
 from ..temperature.sources import SPEC_HELP, parse_spec
@@ -148,8 +148,8 @@ def _serial_port() -> Rule:
                     port = parts.port
                 except ValueError:
                     port = None
-                if not parts.hostname or port is None or not 1 <= port <= 65535:
-                    raise _Invalid(f"{parts.scheme}://HOST:PORT with a port from 1 to 65535, like {parts.scheme}://192.168.1.50:2000")
+                if not parts.hostname or port is None or not 1 <= port <= NETWORK_PORT_MAX:
+                    raise _Invalid(f"{parts.scheme}://HOST:PORT with a port from 1 to {NETWORK_PORT_MAX}, like {parts.scheme}://192.168.1.50:2000")
         return value
 
     return Rule(check)
@@ -194,8 +194,8 @@ SERVER_RULES: dict[str, Rule] = {
     "name": _text(),
     "location": _text(allow_empty=True),
     "bind": _bind_address(),
-    "http_port": _integer(1, 65535),
-    "discovery_port": _integer(1, 65535),
+    "http_port": _integer(1, NETWORK_PORT_MAX),
+    "discovery_port": _integer(1, NETWORK_PORT_MAX),
     "discovery": _boolean(),
     "mdns": _boolean(),
     "log_level": _choice(LOG_LEVELS, str),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import ifaddr
 
+from alpaca_focuser.limits import NETWORK_PORT_MAX, port_number
 from alpaca_focuser.network.responder import DISCOVERY_MESSAGE, DISCOVERY_PORT, IPV6_GROUP
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ def parse_reply(datagram: bytes) -> int | None:
     except (UnicodeDecodeError, ValueError):
         return None
     port = reply.get("AlpacaPort") if isinstance(reply, dict) else None
-    if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536:
+    if isinstance(port, int) and not isinstance(port, bool) and 0 < port <= NETWORK_PORT_MAX:
         return port
     return None
 
@@ -308,15 +309,8 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _udp_port(text: str) -> int:
-    value = int(text)
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"a UDP port runs from 1 to 65535, not {text}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=_udp_port, default=DISCOVERY_PORT,
+    parser.add_argument("--port", type=port_number(1), default=DISCOVERY_PORT,
                         help=f"the UDP discovery port (default {DISCOVERY_PORT})")
     parser.add_argument("--timeout", type=_positive_float, default=2.0,
                         help="seconds to wait for replies (default 2)")

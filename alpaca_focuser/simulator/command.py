@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import Any
 
+from ..limits import port_number
 from .motor import FAULT_DEFAULTS, FAULTS, FocusMotor
 
 
@@ -17,12 +18,9 @@ def tcp_address(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     try:
-        number = int(port)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--tcp wants [HOST:]PORT, e.g. 2000 or 0.0.0.0:2000, got {text!r}") from None
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"TCP port must be 0..65535, got {number}")
-    return host, number
+        return host, port_number(0)(port)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"--tcp wants [HOST:]PORT, e.g. 2000 or 0.0.0.0:2000: {exc}") from None
 
 
 def _value(text: str) -> Any:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from ..limits import NETWORK_PORT_MAX
+
 W1_ROOT = Path("/sys/bus/w1/devices")
 # 1-wire family codes of the Maxim temperature sensors whose w1_slave file reads "t=<millidegrees>".
 W1_TEMPERATURE_FAMILIES = ("10", "22", "28", "3b", "42")
@@ -94,7 +96,7 @@ def _alpaca_spec(spec: str) -> SourceSpec:
     except ValueError:
         port = None
     match = re.fullmatch(r"/observingconditions/(\d{1,4})/?", parts.path)
-    if not parts.hostname or port is None or not 1 <= port <= 65535 or match is None or parts.query:
+    if not parts.hostname or port is None or not 1 <= port <= NETWORK_PORT_MAX or match is None or parts.query:
         raise ValueError(example)
     return SourceSpec("alpaca", spec, host=parts.hostname, port=port, number=int(match.group(1)))
 
