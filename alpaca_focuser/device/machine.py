@@ -13,11 +13,12 @@ from typing import TypeVar
 
 from ..celestron import commands
 from ..celestron.commands import CalibrationReport, Limits, Request
-from ..celestron.faults import AuxError, NoReply
+from ..celestron.faults import AuxError
 from ..celestron.routes import Link, Route
 from ..settings import FocuserSettings
 from .clock import Clock
 from .jobs import CalibrationJob, Finished, Job
+from .line import Line, unreachable
 from .positions import PositionMap
 from .states import TRANSITIONS, Identity, Orders, Phase
 
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-RECONNECT_BACKOFF_S = (0.0, 0.2, 0.5, 1.0, 2.0)
 RESEND_STOP_EVERY = 10  # confirming polls after which a stop that did not take is sent again
 
 
@@ -34,12 +34,10 @@ class Machine:
 
     def __init__(self, settings: Callable[[], FocuserSettings], opener: Callable[[Route], Link], clock: Clock) -> None:
         self._settings = settings
-        self._opener = opener
+        self.line = Line(opener)
         self.clock = clock
         self.phase = Phase.OFF
         self.wanted = False
-        self.link: Link | None = None
-        self.quiet_link: Link | None = None  # an open port whose device stopped answering: tried again first
         self.job: Job | None = None
         self.queued: Job | None = None
         self.stop_reason: str | None = None
@@ -54,15 +52,18 @@ class Machine:
         self.firmware = ""
         self.measured_at = 0.0
         self.last_error = ""
-        self.lost_since: float | None = None
-        self.grace_over = False
-        self.retry_at = 0.0
-        self.retries = 0
-        self.failed_attempts = 0
         self.next_poll = 0.0
         self.calibration_note = ""
         self.calibration_took = 0.0
         self.reconnects = 0
+
+    @property
+    def link(self) -> Link | None:
+        return self.line.link
+
+    @property
+    def failed_attempts(self) -> int:
+        return self.line.failed_attempts
 
     # -------------------------------------------------------------- what jobs use (Drive)
 
@@ -107,7 +108,7 @@ class Machine:
             log.exception("Unexpected fault in the focuser worker for %s", self.settings.port)
             self.last_error = f"Unexpected fault in the focuser worker: {exc!r}. The motor is stopped to be safe."
             if self.phase in (Phase.CONNECTING, Phase.LINK_LOST):
-                self._close_link()
+                self.line.close()
                 self._open_failed(AuxError(self.last_error))  # a Connect waiting on it gets the reason
             if self._motor_may_run():
                 self.stop_reason = self.stop_reason or "an unexpected fault"
@@ -120,7 +121,7 @@ class Machine:
         if self.phase is Phase.OFF:
             return now if self.wanted else now + 3600
         if self.phase in (Phase.CONNECTING, Phase.LINK_LOST):
-            return self.retry_at
+            return self.line.retry_at
         if self.phase is Phase.STOPPING:
             return self.next_poll if self.stop_sent else now
         if self.stop_reason is not None or self.queued is not None or not self.wanted:
@@ -134,7 +135,7 @@ class Machine:
             return False
         if self.phase in (Phase.IDLE, Phase.BUSY, Phase.STOPPING):
             return True
-        return self.phase is Phase.LINK_LOST and not self.grace_over
+        return self.phase is Phase.LINK_LOST and not self.line.grace_over
 
     @property
     def moving(self) -> bool:
@@ -160,8 +161,7 @@ class Machine:
 
     def _off(self) -> None:
         if self.wanted:
-            self.retry_at = self.clock.monotonic()
-            self.retries = 0
+            self.line.start_over(self.clock.monotonic())
             self.identity = None  # a new session may find another focuser on the port
             self._go(Phase.CONNECTING)
             self._connecting()
@@ -172,7 +172,7 @@ class Machine:
             self._release()
             return
         self._check_grace(now)
-        if now < self.retry_at:
+        if now < self.line.retry_at:
             return
         try:
             self._open()
@@ -304,17 +304,7 @@ class Machine:
 
     def _open(self) -> None:
         """Open the port; a pending stop goes out first, then the focuser is read."""
-        settings = self.settings
-        route = Route(
-            port=settings.port,
-            baud=settings.baud,
-            reply_timeout_s=settings.reply_timeout_s,
-            route=settings.route,
-            source=settings.source,
-            rtscts=settings.rtscts,
-        )
-        link, self.quiet_link = self.quiet_link or self._opener(route), None
-        self.link = link
+        self.line.open(self.settings)
         try:
             if self.stop_reason is not None:
                 self._send_stop()
@@ -325,7 +315,7 @@ class Machine:
             limits = self.send(commands.get_limits())
             report = self.send(commands.calibration_status())
         except AuxError as exc:
-            self._keep_or_close(exc)
+            self.line.keep_or_close(exc)
             raise
         self.firmware = str(version)
         self._learn_calibration(limits, report)
@@ -343,9 +333,7 @@ class Machine:
         else:
             log.info("Connected to the focuser on %s (firmware %s)", self.link.url if self.link else self.settings.port, self.firmware)
         self.identity = identity
-        self.lost_since = None
-        self.grace_over = False
-        self.retries = 0
+        self.line.found()
         self.last_error = "" if not was_lost else self.last_error
         self.motion_unknown = False
         self.next_poll = self.clock.monotonic()
@@ -375,27 +363,12 @@ class Machine:
         return Identity(self.firmware, self.limits.low, self.limits.high, self.calibrated)
 
     def _open_failed(self, exc: AuxError) -> None:
-        delay = RECONNECT_BACKOFF_S[min(self.retries, len(RECONNECT_BACKOFF_S) - 1)]
-        self.retries += 1
-        self.failed_attempts += 1
-        self.retry_at = self.clock.monotonic() + max(delay, 0.05)
-        if self.retries == 1 or self.last_error != str(exc):
+        if self.line.attempt_failed(self.clock.monotonic()) or self.last_error != str(exc):
             log.warning("%s Retrying in the background.", self.explain(exc))
         self.last_error = str(exc)
 
-    def _keep_or_close(self, exc: AuxError) -> None:
-        """A port that is open but unanswered is kept: a slow line's late replies then teach its
-        link to wait longer. A port that failed is closed, to be opened anew (maybe under a new name)."""
-        link, self.link = self.link, None
-        if link is None:
-            return
-        if isinstance(exc, NoReply) and getattr(link, "is_open", False):
-            self.quiet_link = link
-        else:
-            link.close()
-
     def _line_failed(self, exc: AuxError) -> None:
-        self._keep_or_close(exc)
+        self.line.keep_or_close(exc)
         if self.phase in (Phase.CONNECTING, Phase.LINK_LOST):
             self._open_failed(exc)
             return
@@ -403,9 +376,7 @@ class Machine:
         self.last_error = str(exc)
         self.motion_unknown = self.job is not None or self.phase is Phase.STOPPING or self.external_motion
         self.stop_sent = False
-        self.lost_since = now
-        self.retry_at = now
-        self.retries = 0
+        self.line.lost(now)
         self._go(Phase.LINK_LOST)
         log.warning(
             "Lost contact with the focuser: %s. Reconnecting in the background; clients see the last known state "
@@ -415,11 +386,8 @@ class Machine:
         )
 
     def _check_grace(self, now: float) -> None:
-        if self.phase is not Phase.LINK_LOST or self.grace_over or self.lost_since is None:
+        if self.phase is not Phase.LINK_LOST or not self.line.grace_ends(now, self.settings.grace_s):
             return
-        if now - self.lost_since <= self.settings.grace_s:
-            return
-        self.grace_over = True
         if self.job is not None or self.motion_unknown:
             self.stop_reason = self.stop_reason or "the line was down longer than the grace period"
             log.warning(
@@ -431,31 +399,20 @@ class Machine:
     def _release(self) -> None:
         if self.link is not None:
             log.info("Disconnected from the focuser on %s; the port is free for other programs", self.link.url)
-        self._close_link()
+        self.line.close()
+        self.line.found()
         self.job = None
         self.queued = None
-        self.lost_since = None
-        self.grace_over = False
         self._go(Phase.OFF)
-
-    def _close_link(self) -> None:
-        for link in (self.link, self.quiet_link):
-            if link is not None:
-                link.close()
-        self.link = self.quiet_link = None
 
     def explain_last(self) -> str:
         return self.explain(self.last_error)
 
     def close(self) -> None:
-        self._close_link()
+        self.line.close()
 
     def explain(self, exc: AuxError | str) -> str:
-        return (
-            f"Could not reach the focuser on {self.settings.port}: {exc}. "
-            "Check the USB cable, that the focuser has power from the mount, and the port name "
-            "('alpaca-focuser ports' lists the serial ports)."
-        )
+        return unreachable(self.settings.port, exc)
 
 
 HANDLERS: dict[Phase, Callable[[Machine], None]] = {
