@@ -22,6 +22,7 @@ MOVES = 30
 CLIENT_POLL_S = 0.002
 TARGET_P50_MS = 8.0  # the physical limit is about 5 ms: half a round trip of waiting plus the final position read
 TARGET_P95_MS = 12.0
+EARLIER_LATENCY = "12.7 ms / 21.4 ms"  # p50 / p95 with a fixed 20 ms poll reading slew-done and Position
 TARGET_MOVE_RETURN_MS = 1000.0  # ConformU: an async initiator such as Move returns within 1 s
 MOTOR_SPEED = 300.0  # counts per second, GOTO_FAST
 
@@ -74,7 +75,8 @@ def run(_: dict) -> Outcome:
     outcome.rows.append(Row("1", f"move-end latency over HTTP, {MOVES} moves, p50 / p95",
                             f"{ms(latency.p50)} / {ms(latency.p95)} (max {ms(latency.max)})",
                             f"p50 <= {TARGET_P50_MS:g} ms, p95 <= {TARGET_P95_MS:g} ms",
-                            latency.p50 <= TARGET_P50_MS and latency.p95 <= TARGET_P95_MS))
+                            latency.p50 <= TARGET_P50_MS and latency.p95 <= TARGET_P95_MS,
+                            f"{EARLIER_LATENCY} when every poll waited 20 ms"))
     outcome.rows.append(Row("1", "Move returns, p50 / p99", f"{ms(returns.p50)} / {ms(returns.p99)}",
                             f"< {TARGET_MOVE_RETURN_MS:g} ms (ConformU)", returns.p99 < TARGET_MOVE_RETURN_MS))
     return outcome
