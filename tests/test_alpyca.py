@@ -78,12 +78,14 @@ def test_tempcomp_cannot_be_switched_on(focuser: Focuser) -> None:
     assert focuser.TempComp is False
 
 
-def test_move_lands_exactly_and_clamps(focuser: Focuser) -> None:
+def test_move_lands_exactly_and_clamps(running: RunningServer, focuser: Focuser) -> None:
     max_step = focuser.MaxStep
     target = focuser.Position + 1234 if focuser.Position < max_step // 2 else focuser.Position - 1234
+    running.motor(0).time_scale = 5.0  # a move of about 0.8 s, so a loaded machine cannot end it before IsMoving is read
     focuser.Move(target)
     assert focuser.IsMoving
     wait_for(lambda: not focuser.IsMoving, what="the move to end")
+    running.motor(0).time_scale = 50.0
     assert focuser.Position == target
     assert move(focuser, -10) == 0
     assert move(focuser, max_step + 10) == max_step

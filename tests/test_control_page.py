@@ -30,6 +30,11 @@ def settled(running: RunningServer, timeout: float = 15) -> int:
     return int(get(running, "position"))
 
 
+def lands_at(running: RunningServer, target: int, timeout: float = 15) -> None:
+    """The move a click sent (its request may still be on its way) ends exactly on ``target``."""
+    wait_for(lambda: not get(running, "ismoving") and get(running, "position") == target, timeout, f"the focuser to stop at {target}", interval=0.02)
+
+
 @contextmanager
 def focuser_server(time_scale: float, **settings: Any) -> Iterator[RunningServer]:
     url, _ = sim_port(time_scale, **settings.pop("sim", {}))
@@ -57,14 +62,14 @@ def test_goto_in_out_and_halt_move_the_focuser(desktop_page):
         open_control(page, running)
         page.fill("#goto", "21000")
         page.click("#goto-form button[type=submit]")
-        assert settled(running) == 21000
+        lands_at(running, 21000)
 
         page.click(".choices button[data-steps='100']")
         page.click("#move-out")
-        assert settled(running) == 21100
+        lands_at(running, 21100)
         page.click(".choices button[data-steps='1000']")
         page.click("#move-in")
-        assert settled(running) == 20100
+        lands_at(running, 20100)
 
         page.fill("#goto", "2000")
         page.click("#goto-form button[type=submit]")
