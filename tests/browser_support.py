@@ -22,6 +22,8 @@ from conftest import IN_CI
 
 try:
     from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)  # make test runs modules side by side on two cores: pages may answer slowly
 except ImportError:  # launched_browser skips (or fails in CI) with the reason
     expect = None
 
@@ -68,7 +70,7 @@ def opened_page(browser: Any, viewport: dict[str, int] = DESKTOP) -> Iterator[An
     phone = viewport["width"] < 600
     context = browser.new_context(viewport=viewport, has_touch=phone, is_mobile=phone)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(15_000)
     try:
         yield page
     finally:
