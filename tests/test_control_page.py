@@ -244,9 +244,11 @@ def test_the_guided_calibration_with_abort_then_to_the_end(phone_page):
         open_control(page, running)
         expect(page.locator("#info-limits")).to_have_text("unknown until the focuser is calibrated")
         start = running.motor().position
-        page.locator("#cal-jog-out").click()  # an uncalibrated focuser jogs (slowly) to be brought to the middle
-        wait_for(lambda: running.motor().stops, what="the jog to run and stop on release")
-        assert running.motor().stops[-1].reason == "stopped" and running.motor().position >= start
+        hold(page, "#cal-jog-out")  # an uncalibrated focuser jogs (slowly) to be brought to the middle
+        wait_for(lambda: running.motor().moving, what="the jog to run while the button is held")
+        page.mouse.up()
+        wait_for(lambda: not running.motor().moving, what="the jog to stop on release")
+        assert running.motor().stops[-1].reason == "stopped" and running.motor().position > start
         start_calibration(page)
         wait_for(lambda: action(running.url, "CalibrationStatus")["running"], what="the calibration to start")
         expect(page.locator("#cal-progress")).to_be_visible()
