@@ -51,6 +51,7 @@ def open_control(page: Any, running: RunningServer) -> None:
 
 def hold(page: Any, selector: str) -> None:
     """Press the mouse on a hold-to-jog button and keep it down."""
+    page.locator(selector).scroll_into_view_if_needed()
     box = page.locator(selector).bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
