@@ -174,7 +174,10 @@ class AlpacaServer:
                 done.set()
 
         if self._http_thread is not None and self._http_thread.is_alive():
-            self._http.trigger.pull_trigger(thunk)
+            try:
+                self._http.trigger.pull_trigger(thunk)
+            except OSError:  # the loop closed its trigger on its way out: nobody else uses the sockets now
+                thunk()
             done.wait(STOP_WAIT_S)
         else:
             thunk()
