@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import IN_CI, free_port, require_tool, wait_for
+from indi_support import IndiProperties
 from mount_support import running_mount
 
 from alpaca_focuser.celestron.commands import Command, DeviceId
@@ -27,22 +28,8 @@ TIME_SCALE = 50
 
 
 @dataclass
-class IndiMount:
-    port: int
+class IndiMount(IndiProperties):
     mount: SimulatedMount
-
-    def _address(self) -> list[str]:
-        return ["-h", "127.0.0.1", "-p", str(self.port)]
-
-    def get(self, name: str) -> str | None:
-        result = subprocess.run(["indi_getprop", *self._address(), "-t", "1", "-1", f"{DEVICE}.{name}"], capture_output=True, text=True, timeout=10)
-        return result.stdout.strip() if result.returncode == 0 else None
-
-    def set(self, assignment: str) -> None:
-        subprocess.run(["indi_setprop", *self._address(), f"{DEVICE}.{assignment}"], check=True, capture_output=True, timeout=10)
-
-    def wait(self, name: str, value: str, timeout: float = 15) -> None:
-        wait_for(lambda: self.get(name) == value, timeout=timeout, interval=0.1, what=f"INDI {name} to read {value} (reads {self.get(name)})")
 
     @property
     def pass_throughs(self) -> int:
@@ -64,7 +51,7 @@ def indi_mount(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndiMount]:
             start_new_session=True,
         )
         try:
-            client = IndiMount(port, mount)
+            client = IndiMount(port, DEVICE, mount)
             wait_for(lambda: client.get("CONNECTION.CONNECT") is not None, timeout=15, interval=0.2, what="indiserver to start")
             client.set("DEVICE_AUTO_SEARCH.INDI_ENABLED;INDI_DISABLED=Off;On")  # never scan the machine's real ports
             client.set(f"DEVICE_PORT.PORT={mount.hc_path}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port, require_tool, wait_for
+from indi_support import IndiProperties
 from sim_support import running_pty_simulator
 
 from alpaca_focuser.simulator import FocusMotor
@@ -22,23 +23,9 @@ TIME_SCALE = 100  # a 4-minute calibration takes under 3 s
 
 
 @dataclass
-class Indi:
-    port: int
+class Indi(IndiProperties):
     motor: FocusMotor
     home: Path
-
-    def _address(self) -> list[str]:
-        return ["-h", "127.0.0.1", "-p", str(self.port)]
-
-    def get(self, name: str) -> str | None:
-        result = subprocess.run(["indi_getprop", *self._address(), "-t", "1", "-1", f"{DEVICE}.{name}"], capture_output=True, text=True, timeout=10)
-        return result.stdout.strip() if result.returncode == 0 else None
-
-    def set(self, assignment: str) -> None:
-        subprocess.run(["indi_setprop", *self._address(), f"{DEVICE}.{assignment}"], check=True, capture_output=True, timeout=10)
-
-    def wait(self, name: str, value: str, timeout: float = 15) -> None:
-        wait_for(lambda: self.get(name) == value, timeout=timeout, interval=0.1, what=f"INDI {name} to read {value} (reads {self.get(name)})")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +44,7 @@ def indi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indi]:
             start_new_session=True,
         )
         try:
-            client = Indi(port, motor, home)
+            client = Indi(port, DEVICE, motor, home)
             wait_for(lambda: client.get("CONNECTION.CONNECT") is not None, timeout=15, interval=0.2, what="indiserver to start")
             client.set("DEVICE_AUTO_SEARCH.INDI_ENABLED;INDI_DISABLED=Off;On")  # never scan the machine's real ports
             client.set(f"DEVICE_PORT.PORT={path}")

@@ -167,12 +167,7 @@ class BusLink(PortLink):
                 if heard and not echoed and not self.rtscts:
                     others += "; our own request did not come back either: on a mount's AUX or PC port cable, set rtscts = true"
                 raise NoReply(f"{self.url}: no reply from the focuser (AUX {self.device:#04x}) to {name} ({request}) within {self.timeout:g} s{others}")
-            try:
-                port.timeout = remaining
-                chunk = port.read(max(1, port.in_waiting))
-            except RECEIVE_ERRORS as exc:
-                self.close()
-                raise LinkClosed(f"{self.url}: link lost while waiting for the reply to {name}: {exc}") from exc
+            chunk = self._read(port, remaining, name)
             if not chunk:
                 continue
             self.stats.bytes_received += len(chunk)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .commands import DeviceId, ReplyError, Request
-from .faults import PORT_ERRORS, RECEIVE_ERRORS, AuxError, LinkClosed, MalformedReply, NoReply
+from .faults import PORT_ERRORS, AuxError, LinkClosed, MalformedReply, NoReply
 from .packet import FrameDecoder, Packet
 from .port_link import PortLink
 
@@ -152,12 +152,7 @@ class AuxLink(PortLink):
                 heard = f"; heard only {', '.join(seen[:4])}" if seen else ""
                 garbage = f"; {self._decoder.dropped_bytes} garbage bytes dropped so far" if self._decoder.dropped_bytes else ""
                 raise NoReply(f"{self.url}: no reply to {name} ({request}) within {self.timeout:g} s{heard}{garbage}")
-            try:
-                port.timeout = remaining
-                chunk = port.read(max(1, port.in_waiting))
-            except RECEIVE_ERRORS as exc:
-                self.close()
-                raise LinkClosed(f"{self.url}: link lost while waiting for the reply to {name}: {exc}") from exc
+            chunk = self._read(port, remaining, name)
             if not chunk:
                 continue
             self.stats.bytes_received += len(chunk)

@@ -10,7 +10,7 @@ from typing import Self
 
 import serial
 
-from .faults import LinkClosed
+from .faults import RECEIVE_ERRORS, LinkClosed
 from .serial_lines import open_port
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,15 @@ class PortLink:
 
     def _exchanged(self) -> None:
         self._last_exchange = time.monotonic()
+
+    def _read(self, port: serial.Serial, wait_s: float, name: str) -> bytes:
+        """What the port has, waiting up to ``wait_s``; a port that fails is closed and reported lost."""
+        try:
+            port.timeout = wait_s
+            return port.read(max(1, port.in_waiting))
+        except RECEIVE_ERRORS as exc:
+            self.close()
+            raise LinkClosed(f"{self.url}: link lost while waiting for the reply to {name}: {exc}") from exc
 
     def _port_or_raise(self, name: str) -> serial.Serial:
         if self._port is None or not self._port.is_open:
