@@ -128,6 +128,9 @@ class Bench:
         if not self.focuser.run_until(lambda: bool(condition()), seconds):
             raise AssertionError(f"{what} did not happen within {seconds:g} s of fake time; state: {self.focuser.state}")
 
+    def until_running(self) -> None:
+        self.run_until(lambda: self.motor.moving, what="the motor to run")
+
     def settle(self, seconds: float = 120.0) -> None:
         self.run_until(lambda: not self.focuser.state.moving, seconds, "the end of the motion")
 

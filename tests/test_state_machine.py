@@ -58,7 +58,7 @@ def test_the_last_disconnect_stops_the_motor_and_releases_the_port(start):
         focuser.jog(9)
     else:
         focuser.move(35000)
-    bench.run_until(lambda: bench.motor.moving, what="the motor to run")
+    bench.until_running()
     focuser.disconnect()
     assert not bench.motor.moving, "Disconnect must not leave the motor running"
     assert bench.motor.stops[-1].reason == "stopped"
@@ -69,7 +69,7 @@ def test_the_last_disconnect_stops_the_motor_and_releases_the_port(start):
 def test_shutdown_stops_a_running_jog():
     bench = make_bench()
     bench.focuser.jog(-9)
-    bench.run_until(lambda: bench.motor.moving, what="the jog to run")
+    bench.until_running()
     bench.focuser.close()
     assert not bench.motor.moving
     assert bench.motor.stops[-1].reason == "stopped"
@@ -79,7 +79,7 @@ def test_a_halt_during_a_silent_line_is_sent_first_when_the_line_comes_back():
     bench = make_bench()
     focuser = bench.focuser
     focuser.move(35000)
-    bench.run_until(lambda: bench.motor.moving, what="the move to start")
+    bench.until_running()
     bench.motor.set_fault("silent")
     bench.run_until(lambda: focuser.state.activity == "link lost", what="the silence to be noticed")
     assert focuser.state.connected and focuser.state.moving
@@ -101,7 +101,7 @@ def test_the_line_down_past_the_grace_period_turns_the_move_into_a_pending_stop(
     bench = make_bench(grace_s=1.0)
     focuser = bench.focuser
     focuser.jog(2)
-    bench.run_until(lambda: bench.motor.moving, what="the jog to run")
+    bench.until_running()
     bench.motor.set_fault("silent")
     bench.run_until(lambda: not focuser.state.connected, 10, "Connected to turn false after the grace period")
     assert bench.motor.moving
@@ -115,7 +115,7 @@ def test_a_move_interrupted_by_a_short_blip_is_finished_after_reconnecting():
     bench = make_bench()
     focuser = bench.focuser
     focuser.move(5000)
-    bench.run_until(lambda: bench.motor.moving, what="the move to start")
+    bench.until_running()
     bench.motor.set_fault("unplug", seconds=0.5)
     bench.run_until(lambda: focuser.state.activity == "link lost", what="the unplug to be noticed")
     assert focuser.state.moving and focuser.state.connected
@@ -128,7 +128,7 @@ def test_a_different_focuser_after_reconnecting_gets_no_move_and_the_reason_is_g
     bench = make_bench()
     focuser = bench.focuser
     focuser.move(30000)
-    bench.run_until(lambda: bench.motor.moving, what="the move to start")
+    bench.until_running()
     bench.motor.set_fault("unplug")
     bench.run_until(lambda: focuser.state.activity == "link lost", what="the unplug to be noticed")
     other = FocusMotor(clock=bench.clock.monotonic, low_stop=3000, high_stop=20000, position=9000)
@@ -206,7 +206,7 @@ def test_a_stall_stops_the_motor_and_ends_the_move_with_the_reason():
     bench = make_bench()
     focuser = bench.focuser
     focuser.move(30000)
-    bench.run_until(lambda: bench.motor.moving, what="the move to start")
+    bench.until_running()
     bench.motor.set_fault("stall")
     bench.settle()
     assert "stalled" in focuser.state.last_error
@@ -270,7 +270,7 @@ def test_a_disconnect_during_a_stop_still_ends_with_the_motor_stopped_and_the_po
     bench = make_bench()
     focuser = bench.focuser
     focuser.jog(9)
-    bench.run_until(lambda: bench.motor.moving, what="the jog to run")
+    bench.until_running()
     bench.motor.set_fault("silent")
     bench.run_until(lambda: focuser.state.activity == "link lost", what="the silence to be noticed")
     focuser.halt()
@@ -295,7 +295,7 @@ def test_an_unexpected_fault_in_a_job_stops_the_motor_and_the_worker_lives_on(mo
     bench = make_bench()
     focuser = bench.focuser
     focuser.move(30000)
-    bench.run_until(lambda: bench.motor.moving, what="the move to start")
+    bench.until_running()
 
     def broken(self, drive):
         raise ZeroDivisionError("a bug")
@@ -325,7 +325,7 @@ def test_an_uncalibrated_focuser_jogs_slowly_so_it_can_be_brought_to_the_middle_
     with pytest.raises(InvalidOperation, match="not calibrated"):
         focuser.move(100)
     focuser.jog(9)
-    bench.run_until(lambda: bench.motor.moving, what="the jog to start")
+    bench.until_running()
     assert [p.data for p in bench.sent if p.command == Command.MOVE_POS] == [b"\x05"], "slowed to rate 5"
     focuser.jog(0)
     assert not bench.motor.moving and not focuser.state.moving
