@@ -124,7 +124,7 @@ def test_sigterm_mid_jog_stops_the_motor_before_the_server_exits(tmp_path):
         assert process.returncode == 0, stderr
         assert not motor.moving, "the server exited with the motor running"
         assert motor.stops[-1].reason == "stopped"
-        assert "the motor was stopped before exit" in stderr
+        assert "the motor was seen standing before exit" in stderr
 
 
 def test_halt_during_a_silent_line_reaches_the_motor_when_the_line_comes_back():

@@ -15,25 +15,28 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from ..celestron import commands
+from ..celestron.faults import AuxError
 from ..celestron.link import LinkStats
 from ..celestron.routes import Link, Route, open_link
 from ..errors import InvalidOperation, InvalidValue, NotConnected
 from ..settings import Direction, FocuserSettings, Preset
 from .clock import Clock, SystemClock
 from .interface import FocuserState
-from .jobs import CalibrationJob, Job, JogJob, MoveJob
+from .journal import MotionJournal
+from .line import unreachable
 from .machine import Machine
-from .positions import PositionMap, plan_legs
+from .orders import CalibrateOrder, JogOrder, MoveOrder, Order, Orders, Probe
+from .positions import PositionMap
 from .presets import LINE_SETTINGS, SettingsStore
 from .snapshot import compose, view_of
-from .states import Orders, Phase
+from .states import Phase
 
 log = logging.getLogger(__name__)
 
 CONNECT_WAIT_S = 30.0
 SHUTDOWN_STOP_WAIT_S = 2.0
 HALT_WAIT_S = 1.0
-UNCALIBRATED_JOG_RATE_MAX = 5  # an uncalibrated focuser's hard stops are unknown: never run into them fast
+PROBE_GRACE_S = 2.0  # beyond the reply timeouts of one version request, for the worker to get to it
 
 NOT_CALIBRATED = (
     "The focuser is not calibrated, so it refuses to move (its hard stops are unknown). "
@@ -61,11 +64,12 @@ class CelestronFocuser:
         opener: Callable[[Route], Link] = open_link,
         clock: Clock | None = None,
         threaded: bool = True,
+        journal: MotionJournal | None = None,
     ) -> None:
         self.description = "Celestron Focus Motor for SCT and EdgeHD"
         self._store = SettingsStore(settings, save)
         self._clock = clock or SystemClock()
-        self._machine = Machine(lambda: self._store.current, opener, self._clock)
+        self._machine = Machine(lambda: self._store.current, opener, self._clock, journal)
         self._cond = threading.Condition()
         self._orders = Orders()
         self._waiters: list[_Waiter] = []
@@ -95,8 +99,7 @@ class CelestronFocuser:
 
     @property
     def link_stats(self) -> LinkStats | None:
-        link = self._machine.link
-        return dataclasses.replace(link.stats) if link is not None else None
+        return self._view.link_stats
 
     @property
     def backlash(self) -> tuple[int, Direction]:
@@ -137,12 +140,9 @@ class CelestronFocuser:
             self._orders.closing = True
             self._orders.wanted = False
             self._post()
-        stopped = self._await(self._released, SHUTDOWN_STOP_WAIT_S)
+        self._await(self._released, SHUTDOWN_STOP_WAIT_S)
         if moving:
-            if stopped:
-                log.info("%s: the motor was stopped before exit", self.name)
-            else:
-                log.warning("%s: the stop could not be confirmed before exit (%s)", self.name, self._state.last_error or "no answer")
+            self._say_how_it_stopped()
         with self._cond:
             self._exit = True
             self._cond.notify_all()
@@ -150,12 +150,27 @@ class CelestronFocuser:
             self._thread.join(timeout=5)
         self._machine.close()
 
+    def _say_how_it_stopped(self) -> None:
+        """Shutdown's word on the motor: "stopped" only when it was seen standing."""
+        state = self._state
+        if not state.stop_pending and not state.moving:
+            log.info("%s: the motor was seen standing before exit", self.name)
+            return
+        why = state.last_error or "the focuser did not answer"
+        log.warning(
+            "%s: the stop is still pending at exit, so the motor may still be turning (%s). Check the focuser; the next "
+            "start stops it first.",
+            self.name,
+            why,
+        )
+
     def _released(self) -> bool:
-        machine = self._machine
-        return machine.phase is Phase.OFF or machine.phase in (Phase.CONNECTING, Phase.LINK_LOST) and not machine.wanted
+        """Nobody holds the port and nothing is left to stop (the worker's view)."""
+        view = self._view
+        return view.phase is Phase.OFF or view.phase in (Phase.CONNECTING, Phase.LINK_LOST) and not view.wanted and not view.moving
 
     def _wait(self, *, connect: bool) -> None:
-        waiter = _Waiter(connect, self._machine.failed_attempts)
+        waiter = _Waiter(connect, self._view.failed_attempts)
         with self._cond:
             self._orders.wanted = connect
             self._waiters.append(waiter)
@@ -175,14 +190,14 @@ class CelestronFocuser:
             log.warning("%s: the disconnect is still waiting for the motor's stop to be confirmed", self.name)
 
     def _resolve_waiters(self) -> None:
-        machine = self._machine
+        view = self._view
         for waiter in list(self._waiters):
             if waiter.connect != self._orders.wanted:
                 waiter.done.set_result(None)  # overtaken by a later request
-            elif waiter.connect and machine.connected:
+            elif waiter.connect and view.connected and view.wanted:
                 waiter.done.set_result(None)
-            elif waiter.connect and machine.failed_attempts > waiter.attempts:
-                waiter.done.set_exception(NotConnected(machine.explain_last()))
+            elif waiter.connect and view.failed_attempts > waiter.attempts:
+                waiter.done.set_exception(NotConnected(unreachable(self._store.current.port, view.last_error)))
             elif not waiter.connect and self._released():
                 waiter.done.set_result(None)
             else:
@@ -194,16 +209,13 @@ class CelestronFocuser:
     def move(self, position: int) -> None:
         with self._cond:
             state = self._require_movable()
-            positions = self._positions(state)
-            target = positions.clamp(position)
-            legs = plan_legs(state.position, target, state.max_step, *self.backlash)
-            self._give(MoveJob(target=target, legs=[positions.to_raw(leg) for leg in legs]))
+            self._give(MoveOrder(self._positions(state).clamp(position), self._view.identity))
 
     def move_if_idle(self, position: int) -> bool:
         """Start a move only when nothing moves and no move waits to start: for moves the server
         makes by itself (temperature compensation), which must never replace a client's."""
         with self._cond:
-            if self._state.moving or self._orders.job is not None:
+            if self._state.moving or self._orders.order is not None:
                 return False
             self.move(position)
             return True
@@ -213,35 +225,24 @@ class CelestronFocuser:
             self.move(self._require_movable().position + steps)
 
     def jog(self, rate: int) -> None:
+        """Start a jog, or renew the one running at this rate: the worker tells which."""
         if not -commands.RATE_MAX <= rate <= commands.RATE_MAX:
             raise InvalidValue(f"Jog rate {rate} is out of range: give a whole number from -9 to 9 (0 stops).")
         if rate == 0:
             self.halt("Jog 0")
             return
         with self._cond:
-            rate = self._jog_rate(rate)
-            running = self._machine.job
-            if isinstance(running, JogJob) and running.rate == rate and self._orders.stop is None and self._machine.stop_reason is None:
-                running.renew(self._clock.monotonic())
-                return
-            self._give(JogJob(rate=rate, renewed_at=self._clock.monotonic()))
-
-    def _jog_rate(self, rate: int) -> int:
-        """The rate a jog may run at. An uncalibrated focuser may be jogged (to bring it near the
-        middle before calibrating) but only slowly, since its hard stops are unknown."""
-        state = self._require_connected()
-        if state.calibration.running:
-            raise InvalidOperation("A calibration is running, so jogging is refused until it ends; stop it with Halt or 'AbortCalibration'.")
-        if state.calibrated or abs(rate) <= UNCALIBRATED_JOG_RATE_MAX:
-            return rate
-        return UNCALIBRATED_JOG_RATE_MAX if rate > 0 else -UNCALIBRATED_JOG_RATE_MAX
+            state = self._require_connected()
+            if state.calibration.running:
+                raise InvalidOperation("A calibration is running, so jogging is refused until it ends; stop it with Halt or 'AbortCalibration'.")
+            self._give(JogOrder(rate, self._clock.monotonic(), self._view.identity))
 
     def halt(self, reason: str = "Halt") -> None:
         """Stop the motor; returns once it is seen standing, or after HALT_WAIT_S with the stop
         still pending (a line drop-out), which IsMoving then shows."""
         with self._cond:
             self._require_connected()
-            self._orders.job = None
+            self._orders.order = None
             self._orders.stop = reason
             self._post()
         self._await(lambda: not self._state.stop_pending, HALT_WAIT_S)
@@ -260,7 +261,7 @@ class CelestronFocuser:
                     "A calibration is already running; watch it with 'CalibrationStatus' or stop it with 'AbortCalibration'."
                 )
             self._refuse_while_moving(state, "Calibrate")
-            self._give(CalibrationJob(started_at=self._clock.monotonic()))
+            self._give(CalibrateOrder(self._view.identity))
 
     def abort_calibration(self) -> None:
         with self._cond:
@@ -268,8 +269,8 @@ class CelestronFocuser:
                 raise InvalidOperation("No calibration is running, so there is nothing to abort.")
             self.halt("AbortCalibration")
 
-    def _give(self, job: Job) -> None:
-        self._orders.job = job
+    def _give(self, order: Order) -> None:
+        self._orders.order = order
         self._post()
 
     def _post(self) -> None:
@@ -311,20 +312,62 @@ class CelestronFocuser:
     def set_reverse(self, reverse: bool) -> None:
         self.configure(reverse=reverse)
 
-    def configure(self, **changes: object) -> None:
-        """Save and apply settings a user edits; a new port or baud reconnects."""
+    def configure(self, force: bool = False, **changes: object) -> str:
+        """Check, try, then save and apply settings a user edits; returns a note for the user.
+
+        A change of port, baud, route, source or rtscts is a transaction: the new port is tried
+        first (by the worker, which alone opens ports), and only when it answers is anything saved
+        and the line switched; otherwise nothing changes, unless ``force`` saves it anyway (the
+        focuser is off now). Saving happens outside the lock Halt needs, so a slow disk never
+        delays a stop.
+        """
         self._store.check_configurable(changes)
+        old = self._store.current
+        new = dataclasses.replace(old, **changes)  # type: ignore[arg-type]
+        relink = any(getattr(old, key) != getattr(new, key) for key in LINE_SETTINGS)
         with self._cond:
-            old = self._store.current
-            if changes.get("reverse", old.reverse) != old.reverse:
-                # A move in progress was planned in the old directions.
-                self._refuse_while_moving(self._state, "Changing reverse")
-            new = self._store.change(**changes)
+            if new.reverse != old.reverse:
+                self._refuse_while_moving(self._state, "Changing reverse")  # a move in progress was planned in the old directions
+            if relink:
+                self._refuse_while_moving(self._state, "Changing the port")
+        note = ""
+        if relink:
+            problem = self._try_port(new)
+            if problem and not force:
+                raise NotConnected(
+                    f"Nothing was changed: {problem}. The focuser stays on {old.port}. If the focuser is simply off now, "
+                    'save the port anyway with Parameters {"settings": {...}, "force": true}.'
+                )
+            if problem:
+                note = f"Saved, but the focuser cannot be reached on {new.port} now ({problem}); the server keeps trying it."
+        self._store.change(**changes)
+        with self._cond:
+            if relink:
+                self._orders.relink = True
             self._post()
-        if any(getattr(old, key) != getattr(new, key) for key in LINE_SETTINGS) and self._orders.wanted:
-            log.info("The port of %s changed from %s to %s: reconnecting", new.name, old.port, new.port)
-            self.disconnect()
-            self.connect()
+        if relink:
+            log.info("The port of %s changed from %s to %s", new.name, old.port, new.port)
+        self._ensure_worker()
+        return note
+
+    def _try_port(self, settings: FocuserSettings) -> str:
+        """Ask the worker to open the port and read the firmware version; what failed, or ""."""
+        probe = Probe(settings)
+        with self._cond:
+            self._orders.probes.append(probe)
+            self._post()
+        self._ensure_worker()
+        limit = settings.reply_timeout_s * 3 + PROBE_GRACE_S
+        if not self._threaded:
+            self.run_until(probe.done.done, limit)
+        try:
+            version = probe.done.result(timeout=limit)
+        except FutureTimeout:
+            return f"{settings.port} did not answer within {limit:g} s"
+        except AuxError as exc:
+            return unreachable(settings.port, exc).rstrip(".")
+        log.info("%s answers as a focuser (firmware %s)", settings.port, version)
+        return ""
 
     def presets(self) -> list[Preset]:
         return self._store.presets(self._positions(self._state))
@@ -347,9 +390,11 @@ class CelestronFocuser:
         """One round of the worker: take the orders, let the machine act, publish what it did."""
         with self._cond:
             orders = dataclasses.replace(self._orders)
-            self._orders.job = None
+            self._orders.order = None
             self._orders.stop = None
-            self._machine.accept(orders)
+            self._orders.relink = False
+            self._orders.probes = []
+        self._machine.accept(orders)
         self._machine.step()
         view = view_of(self._machine)
         with self._cond:
@@ -374,7 +419,13 @@ class CelestronFocuser:
 
     def _orders_waiting(self) -> bool:
         orders = self._orders
-        return orders.job is not None or orders.stop is not None or orders.wanted != self._machine.wanted
+        return (
+            orders.order is not None
+            or orders.stop is not None
+            or orders.relink
+            or bool(orders.probes)
+            or orders.wanted != self._view.wanted
+        )
 
     def run_until(self, until: Callable[[], bool], limit_s: float) -> bool:
         """Without a worker thread (tests on a fake clock): step until ``until`` or the time limit."""

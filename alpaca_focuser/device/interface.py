@@ -45,6 +45,7 @@ class FocuserState:
     activity: str = "off"  # in words: off, connecting, idle, moving, jogging, calibrating, stopping, link lost
     stop_pending: bool = False  # a stop was asked for and the motor has not been seen standing yet
     reconnects: int = 0  # times the line was lost and found again
+    held: bool = False  # some client (or the server's start) wants the focuser connected
 
 
 class Focuser(Protocol):
@@ -105,11 +106,13 @@ class Focuser(Protocol):
     def set_reverse(self, reverse: bool) -> None:
         """Change and save the direction mapping; refused while the focuser moves."""
 
-    def configure(self, **changes: object) -> None:
+    def configure(self, force: bool = False, **changes: object) -> str:
         """Save and apply user settings (port, baud, route, source, rtscts, name, reverse,
-        backlash_steps, backlash_direction, settle_ms, step_size_um), values already validated; a
-        change of port, baud, route, source or rtscts reconnects. Raises DriverError when saving
-        fails (then nothing changes)."""
+        backlash_steps, backlash_direction, settle_ms, step_size_um, client_lease_s), values already
+        validated. A change of port, baud, route, source or rtscts is tried first and refused with
+        NotConnected when the port does not answer, unless ``force``; then the line is reopened.
+        Raises DriverError when saving fails (then nothing changes). Returns a note for the user
+        ("" or what was saved but cannot be reached)."""
 
     def presets(self) -> list[Preset]: ...
 

@@ -16,7 +16,7 @@ from ..celestron import commands
 from ..celestron.commands import Request
 from ..settings import FocuserSettings
 from .clock import Clock
-from .positions import PositionMap
+from .positions import PositionMap, plan_legs
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ T = TypeVar("T")
 MAX_CORRECTIONS = 3
 NEAR_ARRIVAL_S = 0.05  # from this close to the predicted arrival, slew-done is polled back to back
 MAX_CRUISE_POLL_S = 0.5  # while cruising, Position is still refreshed at least this often
+UNCALIBRATED_JOG_RATE_MAX = 5  # an uncalibrated focuser's hard stops are unknown: never run into them fast
 
 
 class Drive(Protocol):
@@ -46,10 +47,20 @@ class Drive(Protocol):
 
 @dataclass(frozen=True)
 class Finished:
-    """How a job ended; ``failed`` ends with ``message`` as the focuser's last error."""
+    """How a job ended; ``failed`` ends with ``message`` as the focuser's last error.
+
+    A job that ends with the motor possibly still turning (``stop``), and every failed one, is
+    ended by the machine's stopping protocol, as Halt is: the stop stays pending until the motor
+    is seen standing, and is sent again when it does not take.
+    """
 
     message: str = ""
     failed: bool = False
+    stop: bool = False
+
+    @property
+    def needs_stop(self) -> bool:
+        return self.stop or self.failed
 
 
 @dataclass(eq=False)
@@ -75,6 +86,7 @@ class Progress:
 class Job(ABC):
     kind: str  # what IsMoving is true for, in words: "moving", "jogging", "calibrating"
     target: int | None  # the Alpaca position a move ends at
+    resumable = True  # carried on after a line drop-out (a jog is not: nobody may hold the button)
 
     @abstractmethod
     def begin(self, drive: Drive) -> None:
@@ -107,7 +119,7 @@ class MoveJob(Job):
     """
 
     target: int  # Alpaca position where the move must end
-    legs: list[int]  # raw device targets, visited in turn; the last one is the target
+    legs: list[int] = field(default_factory=list)  # raw device targets in turn, planned at the start
     kind: str = "moving"
     leg: int = 0
     corrections: int = 0
@@ -122,6 +134,8 @@ class MoveJob(Job):
         return self.legs[-1]
 
     def begin(self, drive: Drive) -> None:
+        if not self.legs:
+            self._plan(drive)
         now = drive.clock.monotonic()
         self.progress.restart(drive.raw, now)
         self.sample = (now, drive.raw)
@@ -131,6 +145,13 @@ class MoveJob(Job):
             drive.send(commands.goto_slow(self.raw_target))
         else:
             drive.send(commands.goto_fast(self.legs[self.leg]))
+
+    def _plan(self, drive: Drive) -> None:
+        """The legs from where the motor is now and the limits the worker holds now."""
+        positions, settings = drive.positions, drive.settings
+        self.target = positions.clamp(self.target)
+        legs = plan_legs(positions.to_alpaca(drive.raw), self.target, positions.max_step, settings.backlash_steps, settings.backlash_direction)
+        self.legs = [positions.to_raw(leg) for leg in legs]
 
     def advance(self, drive: Drive) -> Finished | None:
         now = drive.clock.monotonic()
@@ -143,7 +164,6 @@ class MoveJob(Job):
         if not done:
             self.progress.update(raw, now)
             if self.progress.idle_for(now) > drive.settings.stall_s:
-                drive.send(commands.stop())
                 return Finished(
                     f"The motor stalled at position {drive.positions.to_alpaca(raw)}: it did not move for "
                     f"{drive.settings.stall_s:g} s while a move to {self.target} was under way. The move was stopped; "
@@ -210,30 +230,29 @@ class JogJob(Job):
     kind: str = "jogging"
     target: int | None = None
     progress: Progress = field(default_factory=Progress)
+    resumable = False
 
     def renew(self, now: float) -> None:
         self.renewed_at = now
 
     def begin(self, drive: Drive) -> None:
+        """An uncalibrated focuser may be jogged (to bring it near the middle before calibrating)
+        but only slowly, since its hard stops are unknown."""
         self.progress.restart(drive.raw, drive.clock.monotonic())
         raise_counts = (self.rate > 0) != drive.positions.reverse
-        speed = abs(self.rate)
+        speed = abs(self.rate) if drive.positions.calibrated else min(abs(self.rate), UNCALIBRATED_JOG_RATE_MAX)
         drive.send(commands.move_positive(speed) if raise_counts else commands.move_negative(speed))
 
     def advance(self, drive: Drive) -> Finished | None:
         now = drive.clock.monotonic()
         position = drive.positions.to_alpaca(drive.read_position())
-        if now - self.renewed_at > drive.settings.jog_timeout_s:
-            drive.send(commands.stop())
-            log.info("Jog stopped: it was not renewed within %g s", drive.settings.jog_timeout_s)
-            return Finished()
+        expired = self.expired(now, drive.settings)
+        if expired is not None:
+            return Finished(expired, stop=True)
         if self.rate > 0 and position >= drive.positions.max_step or self.rate < 0 and position <= 0:
-            drive.send(commands.stop())
-            log.info("Jog stopped at the end of the range (position %d)", position)
-            return Finished()
+            return Finished(f"the jog reached the end of the range (position {position})", stop=True)
         self.progress.update(drive.raw, now)
-        if self.progress.idle_for(now) > drive.settings.stall_s:
-            drive.send(commands.stop())  # against a hard stop, or binding: the motor must not push on
+        if self.progress.idle_for(now) > drive.settings.stall_s:  # a hard stop, or binding: it must not push on
             return Finished(
                 f"The jog was stopped at position {position}: the focuser did not turn for {drive.settings.stall_s:g} s "
                 "(it reached a hard stop, or something binds).",
@@ -241,13 +260,14 @@ class JogJob(Job):
             )
         return None
 
+    def expired(self, now: float, settings: FocuserSettings) -> str | None:
+        """The dead-man: why the jog must stop now, or None while its renewals keep coming."""
+        if now - self.renewed_at > settings.jog_timeout_s:
+            return f"the jog was not renewed within {settings.jog_timeout_s:g} s"
+        return None
+
     def interval(self, drive: Drive) -> float:
         return max(drive.settings.poll_min_ms, drive.settings.poll_moving_ms) / 1000
-
-    def resume(self, drive: Drive) -> Finished | None:
-        """A jog is never resumed: nobody may be holding the button any more."""
-        drive.send(commands.stop())
-        return Finished("The jog was stopped: the line to the focuser dropped while it ran.", failed=True)
 
 
 @dataclass(eq=False)
@@ -290,7 +310,6 @@ class CalibrationJob(Job):
                 reason = f"it made no progress for {settings.stall_s:g} s (stuck at state {report.state})"
             if reason is None:
                 return None
-            self.stop(drive)
             log.warning("Calibration aborted: %s", reason)
             return Finished(
                 f"Calibration failed: {reason}, so it was aborted. Check that the focuser is fitted firmly, its "

@@ -24,15 +24,7 @@ class Line:
         self.grace_over = False
 
     def open(self, settings: FocuserSettings) -> Link:
-        route = Route(
-            port=settings.port,
-            baud=settings.baud,
-            reply_timeout_s=settings.reply_timeout_s,
-            route=settings.route,
-            source=settings.source,
-            rtscts=settings.rtscts,
-        )
-        self.link, self._quiet = self._quiet or self._opener(route), None
+        self.link, self._quiet = self._quiet or self._opener(route_of(settings)), None
         return self.link
 
     def keep_or_close(self, exc: AuxError) -> None:
@@ -80,6 +72,17 @@ class Line:
             return False
         self.grace_over = True
         return True
+
+
+def route_of(settings: FocuserSettings) -> Route:
+    return Route(
+        port=settings.port,
+        baud=settings.baud,
+        reply_timeout_s=settings.reply_timeout_s,
+        route=settings.route,
+        source=settings.source,
+        rtscts=settings.rtscts,
+    )
 
 
 def unreachable(port: str, reason: object) -> str:

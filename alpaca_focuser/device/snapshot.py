@@ -8,13 +8,16 @@ sees a half-updated machine.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from ..celestron.link import LinkStats
 from .interface import CalibrationStatus, FocuserState
-from .jobs import CalibrationJob, MoveJob
+from .jobs import CalibrationJob
 from .machine import Machine
+from .orders import Orders
 from .positions import PositionMap
-from .states import Orders, Phase
+from .states import Identity, Phase
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,16 @@ class View:
     last_error: str
     measured_at: float
     reconnects: int
+    identity: Identity | None  # what an order given now is stamped with
+    wanted: bool  # the orders' wish for a connection, as the worker last took it
+    failed_attempts: int  # connection attempts that failed, in all
+    link_stats: LinkStats | None  # a copy, so readers never see the link's counters move
 
 
 def view_of(machine: Machine) -> View:
-    job = machine.job or machine.queued
+    job = machine.queued or machine.job
     now = machine.clock.monotonic()
-    calibrating = job if isinstance(job, CalibrationJob) else None
+    calibrating = machine.job if isinstance(machine.job, CalibrationJob) else None
     return View(
         phase=machine.phase,
         connected=machine.connected,
@@ -52,7 +59,7 @@ def view_of(machine: Machine) -> View:
         moving=machine.moving,
         stop_pending=machine.stop_reason is not None,
         job_kind=job.kind if job is not None else None,
-        target=job.target if isinstance(job, MoveJob) else None,
+        target=job.target if job is not None else None,
         raw=machine.raw,
         low=machine.limits.low,
         high=machine.limits.high,
@@ -66,12 +73,16 @@ def view_of(machine: Machine) -> View:
         last_error=machine.last_error,
         measured_at=machine.measured_at,
         reconnects=machine.reconnects,
+        identity=machine.identity,
+        wanted=machine.wanted,
+        failed_attempts=machine.failed_attempts,
+        link_stats=dataclasses.replace(machine.link.stats) if machine.link is not None else None,
     )
 
 
 def compose(view: View, reverse: bool, orders: Orders) -> FocuserState:
     positions = PositionMap(view.low, view.high, reverse, view.calibrated)
-    job = orders.job
+    job = orders.order
     stopping = view.stop_pending or orders.stop is not None
     job_kind = view.job_kind if orders.stop is None else None
     target = view.target if orders.stop is None else None
@@ -98,6 +109,7 @@ def compose(view: View, reverse: bool, orders: Orders) -> FocuserState:
         activity=_activity(view, job_kind, stopping, moving),
         stop_pending=stopping,
         reconnects=view.reconnects,
+        held=orders.wanted and not orders.closing,
     )
 
 
