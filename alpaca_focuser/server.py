@@ -33,9 +33,10 @@ from .alpaca.served import ServedDevice, serve
 from .config import ConfigError, ConfigFile
 from .config import locations as config_locations
 from .device import CelestronFocuser
+from .device.journal import MotionJournal
 from .network import mdns
 from .network.responder import DiscoveryResponder, DiscoveryUnavailable
-from .settings import FocuserSettings, Settings
+from .settings import FocuserSettings, Settings, file_stem
 from .temperature.assembly import create_service
 from .temperature.service import TemperatureService
 
@@ -132,7 +133,9 @@ class AlpacaServer:
             settings.unique_id = _machine_unique_id(index, settings)
         if self.config_file is None and self.new_config is None:
             return CelestronFocuser(settings)  # embedded without a file: the caller chose memory only
-        return CelestronFocuser(settings, save=functools.partial(self._save_focuser, index))
+        folder = self.config_file.path.parent if self.config_file is not None else self.new_config.parent if self.new_config else None
+        journal = MotionJournal(folder / f"motion-{file_stem(settings.unique_id)}.json") if folder is not None and folder.is_dir() else None
+        return CelestronFocuser(settings, save=functools.partial(self._save_focuser, index), journal=journal)
 
     def _save_focuser(self, index: int, focuser: FocuserSettings) -> None:
         """Save a setting a client changed; without a file, create one in the usual place first,

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -51,6 +52,7 @@ class FocuserSettings:
     stall_s: float = 8.0
     calibration_timeout_s: float = 300.0
     jog_timeout_s: float = 2.0
+    client_lease_s: float = 300.0  # a client silent this long no longer holds the focuser
     temperature: str = ""  # a temperature source (see temperature/sources.py); "" for none
     tempcomp_steps_per_c: float | None = None  # compensation coefficient; positive moves out as it warms
     tempcomp_threshold_c: float = 0.5
@@ -78,3 +80,9 @@ class ServerSettings:
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     focusers: list[FocuserSettings] = field(default_factory=lambda: [FocuserSettings()])
+
+
+def file_stem(unique_id: str) -> str:
+    """A focuser's UniqueID as part of a file name, so a file beside the configuration stays with
+    its telescope when the [[focuser]] tables are reordered."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", unique_id) or "focuser"

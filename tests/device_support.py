@@ -18,6 +18,7 @@ from alpaca_focuser.celestron.link import LinkStats
 from alpaca_focuser.celestron.packet import FrameDecoder, Packet
 from alpaca_focuser.celestron.routes import Route
 from alpaca_focuser.device import CelestronFocuser
+from alpaca_focuser.device.journal import MotionJournal
 from alpaca_focuser.settings import FocuserSettings
 from alpaca_focuser.simulator import AuxResponder, FocusMotor
 
@@ -138,12 +139,24 @@ class Bench:
         return [Command(packet.command) for packet in self.sent[since:]]
 
 
-def make_bench(save: Callable[[FocuserSettings], None] | None = None, connect: bool = True, **settings: object) -> Bench:
-    clock = FakeClock()
-    motors = [FocusMotor(clock=clock.monotonic)]
+def make_bench(
+    save: Callable[[FocuserSettings], None] | None = None,
+    connect: bool = True,
+    *,
+    journal: MotionJournal | None = None,
+    motor: FocusMotor | None = None,
+    clock: FakeClock | None = None,
+    **settings: object,
+) -> Bench:
+    """A bench on a new motor, or on ``motor`` as an earlier run left it (then pass its ``clock``).
+    A port named memory://nowhere has nothing behind it."""
+    clock = clock or FakeClock()
+    motors = [motor or FocusMotor(clock=clock.monotonic)]
     sent: list[Packet] = []
 
     def opener(route: Route) -> MemoryLink:
+        if route.port == "memory://nowhere":
+            raise LinkClosed(f"{route.port}: no such device")
         link = MemoryLink(motors[-1], clock, route.port, route.reply_timeout_s, sent)
         link.open()
         return link
@@ -154,6 +167,7 @@ def make_bench(save: Callable[[FocuserSettings], None] | None = None, connect: b
         opener=opener,
         clock=clock,
         threaded=False,
+        journal=journal,
     )
     bench = Bench(focuser, motors, clock, sent)
     if connect:

@@ -22,7 +22,8 @@ from alpaca.exceptions import (
 from alpaca.focuser import Focuser
 from conftest import wait_for
 
-from alpaca_focuser.alpaca.actions import run_action
+from alpaca_focuser.alpaca.actions import run_action as run_any_action
+from alpaca_focuser.alpaca.connection import ConnectionControl
 from alpaca_focuser.config import ConfigFile
 from alpaca_focuser.device import CelestronFocuser
 from alpaca_focuser.errors import ActionNotImplemented, NotConnected
@@ -34,7 +35,7 @@ TIME_SCALE = 100
 EXPECTED_ACTIONS = {
     "Calibrate", "AbortCalibration", "CalibrationStatus", "GetBacklash", "SetBacklash", "Presets", "SavePreset",
     "GotoPreset", "DeletePreset", "MoveRelative", "Jog", "GetReverse", "SetReverse", "FocuserInfo",
-    "Ports", "Settings", "SetSettings",
+    "Ports", "Settings", "SetSettings", "Clients", "DisconnectAll",
 }
 
 
@@ -112,14 +113,14 @@ def test_supported_actions_lists_every_action_and_no_safety_events(focuser):
 
 
 def test_every_advertised_action_is_known_to_the_server(focuser):
-    for name in focuser.SupportedActions:
+    for name in sorted(focuser.SupportedActions, key=lambda name: name == "DisconnectAll"):  # that one last
         try:
             focuser.Action(name)
         except ActionNotImplementedException:
             pytest.fail(f"{name} is advertised but the server says it is not implemented")
         except (InvalidValueException, InvalidOperationException):
             pass  # it needs parameters, or a calibration to abort
-    focuser.Halt()
+    assert not focuser.Connected, "DisconnectAll ends this client's connection too"
 
 
 def test_action_names_match_in_any_case(focuser):
@@ -341,18 +342,23 @@ def test_settings_and_info_actions_work_while_the_focuser_is_disconnected():
     """The actions that only touch saved settings do not need the focuser (run_action directly:
     it is the contract the HTTP layer's Action member calls)."""
     device = CelestronFocuser(FocuserSettings(port=f"sim://offline-{uuid.uuid4().hex[:8]}"))
+    connection = ConnectionControl(device, "focuser 0", lease_s=lambda: 300.0)
+
+    def run_action(name: str, parameters: list[str]) -> str:
+        return run_any_action(device, name, parameters, connection=connection, client=1)
+
     try:
         assert not device.state.connected
-        assert json.loads(run_action(device, "SetBacklash", ['{"steps": 50, "direction": "in"}'])) == {"steps": 50, "direction": "in"}
-        assert json.loads(run_action(device, "GetBacklash", [])) == {"steps": 50, "direction": "in"}
-        assert json.loads(run_action(device, "SetReverse", ["true"])) == {"reverse": True}
-        assert json.loads(run_action(device, "Presets", [])) == []
-        info = json.loads(run_action(device, "FocuserInfo", []))
+        assert json.loads(run_action("SetBacklash", ['{"steps": 50, "direction": "in"}'])) == {"steps": 50, "direction": "in"}
+        assert json.loads(run_action("GetBacklash", [])) == {"steps": 50, "direction": "in"}
+        assert json.loads(run_action("SetReverse", ["true"])) == {"reverse": True}
+        assert json.loads(run_action("Presets", [])) == []
+        info = json.loads(run_action("FocuserInfo", []))
         assert info["connected"] is False and info["link"]["ok"] is False
         for name, parameters in (("Calibrate", []), ("SavePreset", ["Visual"]), ("MoveRelative", ["10"]), ("Jog", ["1"])):
             with pytest.raises(NotConnected, match="Connect it first"):
-                run_action(device, name, parameters)
+                run_action(name, parameters)
         with pytest.raises(ActionNotImplemented):
-            run_action(device, "Focus", [])
+            run_action("Focus", [])
     finally:
         device.close()

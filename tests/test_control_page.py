@@ -135,14 +135,20 @@ def test_a_server_that_goes_away_is_shown_as_unreachable(desktop_page):
         expect(page.locator("#banner")).to_contain_text("cannot be reached")
 
 
-def test_a_page_that_lost_its_connection_connects_again(desktop_page):
+def test_a_page_disconnected_by_someone_else_stays_disconnected_until_connect_is_pressed(desktop_page):
     page = desktop_page
-    with focuser_server(time_scale=50) as running:  # the tests' own client keeps the focuser connected
+    with focuser_server(time_scale=50) as running:
         open_control(page, running)
         page_client = {"ClientID": page.evaluate("Alpaca.clientId")}
         connected = lambda: requests.get(running.api("connected"), params=page_client, timeout=5).json()["Value"]
         assert connected()
-        requests.put(running.api("disconnect"), data=page_client, timeout=5)  # as after a server restart
+        requests.put(running.api("action"), data={"Action": "DisconnectAll"}, timeout=10)
+        expect(page.locator("#connect")).to_be_visible()
+        for _ in range(2):  # the page's own checks of its connection: a wrong one would connect right after the first
+            with page.expect_response(lambda response: "Action=Clients" in (response.request.post_data or ""), timeout=15000):
+                pass
+        assert not connected(), "the page took back a connection someone ended"
+        page.click("#connect")
         wait_for(connected, 15, "the page to connect again")
         expect(page.locator("#status")).to_have_text("idle")
 

@@ -72,13 +72,15 @@ def test_ports_lists_the_special_choices_and_the_configured_port(tmp_path):
         assert all({"port", "device", "description", "usb_id", "focuser", "connected"} <= set(port) for port in found["ports"])
 
 
-def test_a_route_chosen_in_the_settings_is_saved_and_a_failed_reconnect_says_why(tmp_path):
+def test_a_route_that_cannot_reach_the_focuser_changes_nothing_and_says_why(tmp_path):
     config_path = write_config(tmp_path)
     with server_from_config(config_path) as server:
+        before = saved_focuser(config_path)
         body = put_action(server.url, "SetSettings", {"route": "mount", "rtscts": True})
-        assert body["ErrorNumber"] == 0x407, body  # saved, but the simulator has no modem lines to reconnect with
+        assert body["ErrorNumber"] == 0x407, body  # the simulator has no modem lines to handshake with
+        assert "Nothing was changed" in body["ErrorMessage"]
         assert "no RTS/CTS lines" in body["ErrorMessage"] and "set rtscts = false" in body["ErrorMessage"]
-        assert (saved_focuser(config_path)["route"], saved_focuser(config_path)["rtscts"]) == ("mount", True)
-        assert value(put_action(server.url, "Settings"))["route"] == "mount"
-        value(put_action(server.url, "SetSettings", {"route": "usb", "rtscts": False}))
+        assert saved_focuser(config_path) == before
+        assert value(put_action(server.url, "Settings"))["route"] == "usb"
+        assert value(put_action(server.url, "FocuserInfo"))["connected"], "the working connection was dropped"
         assert "rtscts" not in saved_focuser(config_path) or saved_focuser(config_path)["rtscts"] is False

@@ -136,7 +136,7 @@ def test_disconnect_on_the_form_ends_only_the_pages_own_connection(page, tmp_pat
         page.click("#connect")
         expect(page.locator("#connection-state")).to_have_text(re.compile(r"^Connected on "))
         page.click("#disconnect")
-        expect(page.locator("#connection-state")).to_contain_text("for other clients; this page is disconnected")
+        expect(page.locator("#connection-state")).to_contain_text("for other programs; this page has disconnected itself")
         assert requests.get(f"{server.url}/api/v1/focuser/0/connected", params=other, timeout=5).json()["Value"] is True
         assert action(server.url, "FocuserInfo")["connected"]
 

@@ -219,7 +219,8 @@ def test_put_without_parameters_variants(running: RunningServer, member: str) ->
         for data, named in BAD_ID_VARIANTS:
             check_plain_400(requests.put(running.api(member), data=data), named)
     finally:
-        requests.put(running.api("connect"))
+        for client in (0, TEST_CLIENT_ID):  # a client that disconnected gets NotConnected until it connects again
+            requests.put(running.api("connect"), data={"ClientID": client})
         wait_for(lambda: running.focuser().state.connected, what="the focuser to connect again")
 
 

@@ -23,6 +23,7 @@ from ..device import Focuser
 from ..errors import ActionNotImplemented, InvalidValue, NotConnected
 from ..settings import Direction, Preset
 from . import settings_actions
+from .connection import ConnectionControl
 from .protocol import ClientJsonRefused, decode_client_json, whole_number
 
 if TYPE_CHECKING:
@@ -338,9 +339,15 @@ TEMPERATURE_ACTIONS: tuple[TemperatureAction, ...] = (
                       'point ids from TemperatureLog, like 7, [7, 9] or {"ids": [7, 9]}'),
 )
 
+# Who holds the focuser, and a way to free it: on the connections, not the device.
+CONNECTION_ACTIONS: dict[str, tuple[str, Callable[[ConnectionControl], Any]]] = {
+    "clients": ("Clients", lambda connection: connection.listing()),
+    "disconnectall": ("DisconnectAll", lambda connection: {"Disconnected": connection.disconnect_all()}),
+}
+
 _BY_NAME: dict[str, Action] = {action.name.lower(): action for action in ACTIONS}
 _TEMPERATURE_BY_NAME: dict[str, TemperatureAction] = {action.name.lower(): action for action in TEMPERATURE_ACTIONS}
-SUPPORTED_ACTIONS: list[str] = [action.name for action in ACTIONS]
+SUPPORTED_ACTIONS: list[str] = [action.name for action in ACTIONS] + [name for name, _ in CONNECTION_ACTIONS.values()]
 
 
 def supported_actions(has_temperature: bool) -> list[str]:
@@ -356,8 +363,20 @@ def _argument(name: str, parse: Callable[[Any], Any], usage: str, parameters: li
         raise InvalidValue(f"{name}: {exc}. Expected Parameters: {usage}.") from None
 
 
-def run_action(device: Focuser, name: str, parameters: list[str], temperature: TemperatureService | None = None) -> str:
+def run_action(
+    device: Focuser,
+    name: str,
+    parameters: list[str],
+    temperature: TemperatureService | None = None,
+    *,
+    connection: ConnectionControl,
+    client: int,
+) -> str:
     """Run the action ``name`` with every value of the ``Parameters`` field; returns JSON text."""
+    on_connections = CONNECTION_ACTIONS.get(name.strip().lower())
+    if on_connections is not None:
+        _argument(on_connections[0], _no_parameters, NONE, parameters)
+        return json.dumps(on_connections[1](connection))
     special = _TEMPERATURE_BY_NAME.get(name.strip().lower())
     if special is not None:
         if temperature is None:
@@ -371,7 +390,7 @@ def run_action(device: Focuser, name: str, parameters: list[str], temperature: T
         raise ActionNotImplemented(f"{device.name} has no action {name!r}. Its actions are: {known}.")
     argument = _argument(action.name, action.parse, action.usage, parameters)
     state = device.state
-    if action.needs_focuser and not state.connected:
+    if action.needs_focuser and not connection.connected(client):
         reason = f" ({state.last_error})" if state.last_error else ""
         raise NotConnected(f"{action.name} needs the focuser, but {device.name} is not connected{reason}. Connect it first.")
     return json.dumps(action.run(device, argument))

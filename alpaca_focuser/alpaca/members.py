@@ -99,8 +99,8 @@ def step_size(served: ServedDevice) -> float:
     return size
 
 
-def run_action(served: ServedDevice, action: str, parameters: list[str]) -> str:
-    return actions.run_action(served.device, action, parameters, served.temperature)
+def run_action(served: ServedDevice, action: str, parameters: list[str], client: int) -> str:
+    return actions.run_action(served.device, action, parameters, served.temperature, connection=served.connection, client=client)
 
 
 def device_state(served: ServedDevice) -> list[dict[str, Any]]:
@@ -129,7 +129,7 @@ COMMAND = (Param("Command", TEXT), Param("Raw", BOOL))
 FOCUSER_MEMBERS: dict[str, dict[str, Operation]] = {
     # Members common to every device type.
     # Action decides itself which actions need the focuser (settings and info ones do not).
-    "action": {"PUT": put(run_action, Param("Action", TEXT), Param("Parameters", TEXT, required=False, repeated=True), returns="", needs_connection=False)},
+    "action": {"PUT": per_client(put(run_action, Param("Action", TEXT), Param("Parameters", TEXT, required=False, repeated=True), returns="", needs_connection=False))},
     "commandblind": {"PUT": put(not_implemented("does not take raw commands: use Action"), *COMMAND)},
     "commandbool": {"PUT": put(not_implemented("does not take raw commands: use Action"), *COMMAND, returns=False)},
     "commandstring": {"PUT": put(not_implemented("does not take raw commands: use Action"), *COMMAND, returns="")},

@@ -89,7 +89,7 @@ class DeviceSetupPage:
             send_no_such_device(resp, falcon.HTTP_403, device_type, device_number, "/setup", "the server page")
             return
         body = settings_form(served) + "<h2>Status</h2>" + device_rows(served)
-        send_html(resp, falcon.HTTP_200, page(f"{served.device.name} ({served.label})", body, ("alpaca.js", "settings.js")))
+        send_html(resp, falcon.HTTP_200, page(f"{served.device.name} ({served.label})", body, ("alpaca.js", "settings.js", "clients.js")))
 
 
 def find_served(devices: dict[str, list[ServedDevice]], device_type: str, device_number: str) -> ServedDevice | None:

@@ -39,6 +39,7 @@ ALPACA_DEVICE_TYPES = (
     "observingconditions", "rotator", "safetymonitor", "switch", "telescope",
 )  # fmt: skip
 ALPACA_METHODS = ("GET", "PUT")
+LEASE_HEADER = "Alpaca-Focuser-Lease"  # the server's own pages ask for a short lease: a closed tab lets go soon
 
 
 def request_fields(req: falcon.Request, method: str) -> Fields:
@@ -46,6 +47,14 @@ def request_fields(req: falcon.Request, method: str) -> Fields:
     if method == "GET":
         return query_fields(req.query_string)
     return form_fields(req.bounded_stream.read())
+
+
+def requested_lease(req: falcon.Request) -> float | None:
+    """The shorter lease a page asks for in LEASE_HEADER (seconds); anything unreadable is ignored."""
+    text = req.get_header(LEASE_HEADER)
+    if text is None or not text.isascii() or not text.isdigit() or len(text) > 6:
+        return None
+    return float(text)
 
 
 def allowed_methods(methods: dict[str, Operation]) -> tuple[str, ...]:
@@ -109,7 +118,14 @@ class DeviceResource:
             return
         if operation.per_client:
             args["client"] = ids.client_id
-        value, error = self._call(served, operation, args)
+        served.connection.seen(
+            ids.client_id,
+            uses=operation.needs_connection and method == "PUT",
+            address=req.remote_addr or "",
+            agent=req.user_agent or "",
+            lease_s=requested_lease(req),
+        )
+        value, error = self._call(served, operation, args, ids.client_id)
         body = envelope(ids.transaction_id, self._transactions.next(), value, error)
         send_json(resp, body)
         self._log(req, ids, served, member, body, error)
@@ -146,9 +162,9 @@ class DeviceResource:
         return ", ".join(served) if served else "no devices"
 
     @staticmethod
-    def _call(served: ServedDevice, operation: Operation, args: dict[str, Any]) -> tuple[Any, AlpacaError | None]:
+    def _call(served: ServedDevice, operation: Operation, args: dict[str, Any], client: int) -> tuple[Any, AlpacaError | None]:
         try:
-            if operation.needs_connection and not served.device.state.connected:
+            if operation.needs_connection and not served.connection.connected(client):
                 raise served.not_connected()
             value = operation.call(served, **args)
         except AlpacaError as error:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,11 +41,15 @@ class ServedDevice:
         )
 
 
+def _lease_of(device: Focuser) -> Callable[[], float]:
+    return lambda: device.settings.client_lease_s
+
+
 def serve(device_type: str, devices: list[Focuser], temperatures: Sequence[TemperatureService | None] = ()) -> list[ServedDevice]:
     """Number the devices of one type from 0, in the order given, each with its temperature service."""
     return [
         ServedDevice(
-            device_type, number, device, ConnectionControl(device, f"{device_type} {number}"),
+            device_type, number, device, ConnectionControl(device, f"{device_type} {number}", lease_s=_lease_of(device)),
             temperatures[number] if number < len(temperatures) else None,
         )  # fmt: skip
         for number, device in enumerate(devices)

@@ -17,7 +17,7 @@ from ..device import Focuser
 from ..errors import InvalidValue
 from ..settings import Direction
 
-EDITABLE = ("name", "port", "route", "rtscts", "baud", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um")
+EDITABLE = ("name", "port", "route", "rtscts", "baud", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um", "client_lease_s")
 NULLABLE = ("baud", "step_size_um")  # null: the route's usual baud rate; an unknown step size
 SPECIAL_PORTS = (
     ("auto", "find the focuser by its USB id 15A2:A50F at every connect"),
@@ -40,6 +40,7 @@ def settings_now(device: Focuser) -> dict[str, Any]:
         "backlash_direction": Direction(direction).value,
         "settle_ms": getattr(saved, "settle_ms", None),
         "step_size_um": device.step_size_um,
+        "client_lease_s": getattr(saved, "client_lease_s", None),
     }
 
 
@@ -73,9 +74,11 @@ def set_settings(device: Focuser, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply only what differs, so saving an unchanged form never reconnects the focuser."""
     current = settings_now(device)
     different = {key: value for key, value in changes.items() if current.get(key) != _plain(value)}
-    if different:
-        device.configure(**different)
-    return settings_now(device)
+    note = device.configure(**different) if different else ""
+    result = settings_now(device)
+    if note:
+        result["note"] = note
+    return result
 
 
 def _plain(value: Any) -> Any:

@@ -73,6 +73,8 @@ def settings_form(served: ServedDevice) -> str:
         _field("settle_ms", "Settle time (ms)", _number("settle_ms", values["settle_ms"], 0, 60_000), "Added to the end of every move."),
         _field("step_size_um", "Step size (µm)", _number("step_size_um", values["step_size_um"], 0, 10_000, "any"),
                "Leave empty if unknown."),
+        _field("client_lease_s", "Client lease (s)", _number("client_lease_s", values["client_lease_s"], 10, 86_400, "any"),
+               "A client that makes no request for this long no longer holds the focuser; when none is left, the motor is stopped and the port freed."),
     ])  # fmt: skip
     return (
         '<form id="settings-form" class="settings card" novalidate>'
@@ -84,5 +86,13 @@ def settings_form(served: ServedDevice) -> str:
         '<p id="connection-state">unknown</p>'
         '<div class="row"><button id="connect" type="button">Connect</button><button id="disconnect" type="button">Disconnect</button></div>'
         '<p class="error" id="error-connection" role="alert"></p></section>'
+        '<section class="card"><h2>Clients</h2><p id="clients-summary" role="status">…</p>'
+        '<div class="wide"><table class="status"><thead><tr><th>ClientID</th><th>State</th><th>Last request</th><th>Address</th>'
+        '<th>Program</th></tr></thead><tbody id="clients-body"></tbody></table></div>'
+        '<p class="note">A client that makes no request for the lease time no longer holds the focuser. '
+        '"Disconnect everyone" ends every connection, stops any motion and frees the port.</p>'
+        '<div class="row"><button id="disconnect-all" type="button">Disconnect everyone</button>'
+        '<span id="clients-done" class="note" role="status"></span></div>'
+        '<p class="error" id="error-clients" role="alert"></p></section>'
         f'<p><a href="/control/v1/{served.device_type}/{served.number}/">Control page</a> · <a href="/setup">All devices</a></p>'
     )

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 URL_SCHEMES = ("sim", "socket", "rfc2217", "loop", "spy", "hwgrep", "alt", "cp2110")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-RUN_TIME_FIELDS = ("name", "port", "route", "source", "rtscts", "baud", "settle_ms", "step_size_um", "reverse", "backlash_steps", "backlash_direction", "unique_id", "presets")
+RUN_TIME_FIELDS = ("name", "port", "route", "source", "rtscts", "baud", "settle_ms", "step_size_um", "reverse", "backlash_steps", "backlash_direction", "client_lease_s", "unique_id", "presets")
 PRESET_KEYS = ("slot", "name", "position")
 COEFFICIENT_MAX = 100_000.0  # steps per °C, far beyond any real telescope
 
@@ -226,6 +226,7 @@ FOCUSER_RULES: dict[str, Rule] = {
     "stall_s": _number(0.5, 600, "seconds"),
     "calibration_timeout_s": _number(10, 3600, "seconds"),
     "jog_timeout_s": _number(0.1, 60, "seconds"),
+    "client_lease_s": _number(10, 86_400, "seconds"),
     "temperature": _temperature_source(),
     "tempcomp_steps_per_c": _number(-COEFFICIENT_MAX, COEFFICIENT_MAX, "focuser steps per °C"),
     "tempcomp_threshold_c": _number(0.01, 20, "°C"),

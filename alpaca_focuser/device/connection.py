@@ -43,7 +43,8 @@ class LineSide:
         self.ending: Finished | None = None  # how the job ends once the stop asked for is seen done
         self.stop_reason: str | None = None
         self.stop_sent = False
-        self.stop_polls = 0
+        self.stop_sent_at = 0.0
+        self.still_since = 0.0  # when the position last changed while a stop is confirmed
         self.motion_unknown = False  # the line dropped while the motor may have been moving
         self.external_motion = False  # the position changes though no job runs (a hand controller)
         self.relink = False  # the port's settings changed: reopen the line with them
@@ -127,7 +128,7 @@ class LineSide:
             if self.stop_reason is not None:
                 self.send_stop()
                 self.stop_sent = True
-                self.stop_polls = 0
+                self.stop_sent_at = self.still_since = self.clock.monotonic()
             version = self.send(commands.get_version())
             self.read_position()
             limits = self.send(commands.get_limits())

@@ -26,6 +26,11 @@ MAX_CORRECTIONS = 3
 NEAR_ARRIVAL_S = 0.05  # from this close to the predicted arrival, slew-done is polled back to back
 MAX_CRUISE_POLL_S = 0.5  # while cruising, Position is still refreshed at least this often
 UNCALIBRATED_JOG_RATE_MAX = 5  # an uncalibrated focuser's hard stops are unknown: never run into them fast
+# Counts per second at each manual rate: only rate 9 is measured (about GOTO_FAST's 300/s); the
+# slower ones are the protocol notes' estimates, rounded down, so a stop is never judged done early.
+JOG_SPEEDS = {1: 1.0, 2: 2.0, 3: 4.0, 4: 8.0, 5: 12.0, 6: 20.0, 7: 30.0, 8: 100.0, 9: 300.0}
+STANDING_COUNTS = 2.5  # a position unchanged for the time this many counts take means standing
+STANDING_MAX_S = 2.5
 
 
 class Drive(Protocol):
@@ -108,6 +113,11 @@ class Job(ABC):
         """The line is back after a drop-out and the focuser is the same one: carry on."""
         self.begin(drive)
         return None
+
+    def standing_s(self) -> float:
+        """How long the position must stay unchanged after a stop before the motor counts as
+        standing: a slow motor moves less than a count between two quick polls."""
+        return 0.0
 
 
 @dataclass(eq=False)
@@ -259,6 +269,9 @@ class JogJob(Job):
                 failed=True,
             )
         return None
+
+    def standing_s(self) -> float:
+        return min(STANDING_MAX_S, STANDING_COUNTS / JOG_SPEEDS[abs(self.rate)])
 
     def expired(self, now: float, settings: FocuserSettings) -> str | None:
         """The dead-man: why the jog must stop now, or None while its renewals keep coming."""

@@ -28,7 +28,7 @@ from .states import Identity, Phase
 
 log = logging.getLogger(__name__)
 
-RESEND_STOP_EVERY = 10  # confirming polls after which a stop that did not take is sent again
+RESEND_STOP_AFTER_S = 0.2  # a motor still turning this long after a stop was sent gets it again
 
 
 class Machine(LineSide):
@@ -83,8 +83,6 @@ class Machine(LineSide):
         if self.phase is Phase.OFF:
             return now if self.wanted else now + 3600
         if self.phase in (Phase.CONNECTING, Phase.LINK_LOST):
-            if isinstance(self.job, JogJob) and self.stop_reason is None:
-                return min(self.line.retry_at, self.job.renewed_at + self.settings.jog_timeout_s)
             return self.line.retry_at
         if self.phase is Phase.STOPPING:
             return self.next_poll if self.stop_sent else now
@@ -121,7 +119,6 @@ class Machine(LineSide):
             return
         if self.relink:
             self.reopen()
-        self._check_dead_man(now)
         self.check_grace(now)
         if now < self.line.retry_at:
             return
@@ -138,14 +135,6 @@ class Machine(LineSide):
             self._settle_job(self.job.resume(self))
         else:
             self.go(Phase.IDLE)
-
-    def _check_dead_man(self, now: float) -> None:
-        """A jog's dead-man runs out during an outage too: the stop is then pending, first on the line."""
-        job = self.job
-        if isinstance(job, JogJob) and self.stop_reason is None:
-            expired = job.expired(now, self.settings)
-            if expired is not None:
-                self.ask_stop(expired, Finished(f"Jog stopped: {expired}.", stop=True))
 
     def _orders_first(self) -> bool:
         """A stop, then a port change, then a new order, come before polling; True when the step
@@ -198,26 +187,32 @@ class Machine(LineSide):
         self.go(Phase.IDLE)
 
     def _stopping(self) -> None:
+        """Seen standing: the position unchanged for the job's standing time (at least two polls)."""
+        standing_s = self.job.standing_s() if self.job is not None else 0.0
+        interval = max(self.settings.poll_moving_ms / 1000, standing_s / 5)
         if not self.stop_sent:
             log.info("Stopping the focuser: %s", self.stop_reason)
             self.send_stop()
             self.stop_sent = True
-            self.stop_polls = 0
             self.read_position()
-            self.next_poll = self.clock.monotonic() + self.settings.poll_moving_ms / 1000
+            self.stop_sent_at = self.still_since = self.clock.monotonic()
+            self.next_poll = self.still_since + interval
             return
-        if self.clock.monotonic() < self.next_poll:
+        now = self.clock.monotonic()
+        if now < self.next_poll:
             return
         previous = self.raw
         self.read_position()
-        self.stop_polls += 1
         if self.raw != previous:
-            if self.stop_polls % RESEND_STOP_EVERY == 0:
+            self.still_since = now
+            if now - self.stop_sent_at >= RESEND_STOP_AFTER_S:
                 log.warning("The motor still turns after the stop; sending the stop again")
                 self.send_stop()
-            self.next_poll = self.clock.monotonic() + self.settings.poll_moving_ms / 1000
+                self.stop_sent_at = now
+        elif now - self.still_since >= standing_s:
+            self._stopped()
             return
-        self._stopped()
+        self.next_poll = now + interval
 
     def _stopped(self) -> None:
         """The motor acknowledged the stop and stands still: the stop is no longer pending."""
@@ -254,6 +249,9 @@ class Machine(LineSide):
         if isinstance(order, JogOrder) and isinstance(running, JogJob) and running.rate == order.rate:
             running.renew(order.at)
             return
+        if isinstance(order, JogOrder) and self._at_range_end(order.rate):
+            log.info("A jog towards the end of the range was ignored: the focuser is already there")
+            return
         job = self._job_for(order)
         if running is not None:
             log.debug("A new %s job replaces the running %s job", job.kind, running.kind)
@@ -264,6 +262,12 @@ class Machine(LineSide):
         self.journal.running(job.kind)
         job.begin(self)
         self._schedule(job)
+
+    def _at_range_end(self, rate: int) -> bool:
+        if not self.calibrated:
+            return False
+        position = self.positions.to_alpaca(self.raw)
+        return rate > 0 and position >= self.positions.max_step or rate < 0 and position <= 0
 
     def _job_for(self, order: Order) -> Job:
         if isinstance(order, MoveOrder):
@@ -282,8 +286,6 @@ class Machine(LineSide):
         if finished.failed:
             log.warning("%s", finished.message)
             self.last_error = finished.message
-        elif finished.message:
-            log.info("%s", finished.message)
         if isinstance(job, CalibrationJob):
             self._end_calibration(job, finished)
         self.journal.standing()

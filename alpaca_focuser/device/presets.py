@@ -21,7 +21,7 @@ from .positions import PositionMap
 SAVE_FAILED = 1  # driver error 0x501
 
 LINE_SETTINGS = ("port", "baud", "route", "source", "rtscts")  # a change of any of these reconnects
-CONFIGURABLE = (*LINE_SETTINGS, "name", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um")
+CONFIGURABLE = (*LINE_SETTINGS, "name", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um", "client_lease_s")
 
 
 class SettingsStore:

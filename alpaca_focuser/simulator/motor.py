@@ -39,8 +39,9 @@ DEFAULT_HIGH_STOP = 37500
 DEFAULT_POSITION = 20000
 CALIBRATION_STATES = 12  # the running state byte counts 1..12 over the calibration run
 
-FAULTS = ("echo", "silent", "late", "corrupt", "stall", "stuck_calibration", "unplug")
+FAULTS = ("echo", "silent", "late", "corrupt", "stall", "stuck_calibration", "unplug", "deaf_to_stop")
 FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "deaf_to_stop": {"times": 1},  # a stop command lost inside the motor controller: acknowledged, not done
     "late": {"delay": 2.5},
     "corrupt": {"every": 1},
     "stuck_calibration": {"at": 0.3},
@@ -221,6 +222,11 @@ class FocusMotor:
             now = self.clock()
             self._advance(now)
             if self._plan is None:
+                return
+            deaf = self._faults.get("deaf_to_stop")
+            if deaf is not None and deaf["times"] > 0:
+                deaf["times"] -= 1
+                log.info("a stop was acknowledged but not done (fault deaf_to_stop)")
                 return
             if self._plan.kind == "calibration":
                 self._calibration_state = 0

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 from ..device import Focuser
-from ..settings import FocuserSettings
+from ..settings import FocuserSettings, file_stem
 from .reader import TemperatureReader
 from .service import OBSERVE_S, TemperatureService
 from .sources import W1_ROOT, open_source, parse_spec
 
 
 def focus_log_path(folder: Path, unique_id: str) -> Path:
-    """The focus log of one focuser, beside the configuration file; named by the UniqueID so that
-    reordering the [[focuser]] tables keeps each log with its telescope."""
-    safe = re.sub(r"[^A-Za-z0-9_-]", "_", unique_id) or "focuser"
-    return folder / f"focus-log-{safe}.jsonl"
+    """The focus log of one focuser, beside the configuration file."""
+    return folder / f"focus-log-{file_stem(unique_id)}.jsonl"
 
 
 def create_service(

@@ -1,9 +1,10 @@
 // A small Alpaca client for the server's own pages. The pages are ordinary Alpaca clients: they use
 // the same API and vendor Actions as N.I.N.A. or a script, with a ClientID of their own: a random
 // one per browser tab, so two open tabs are two clients. It is kept while the tab lives (reloads,
-// going from the control page to the settings form), because the server counts connections per
-// ClientID and a page cannot reliably disconnect when it closes: a new ID at every reload would
-// pile up connections that never end.
+// going from the control page to the settings form). A page that is closed without a word must not
+// keep the focuser: every request asks for a short lease (LEASE_S), so a tab that stops polling
+// (closed, crashed, a phone asleep) lets go of the focuser soon after, and a page that is left
+// ends its own connection with a request that survives the unload (see leave()).
 "use strict";
 
 const Alpaca = (() => {
@@ -16,6 +17,7 @@ const Alpaca = (() => {
     return fresh;
   })();
   let transaction = 0;
+  const LEASE_S = 90; // a hidden tab polls at least once a minute, even throttled; the server's default is minutes
 
   /** An error the server answered: an Alpaca ErrorNumber with its message, or an HTTP 400 text. */
   class ServerError extends Error {
@@ -40,9 +42,10 @@ const Alpaca = (() => {
     const url = `/api/v1/focuser/${deviceNumber()}/${member}`;
     let response;
     try {
+      const headers = { "Alpaca-Focuser-Lease": String(LEASE_S) };
       response = method === "GET"
-        ? await fetch(`${url}?${fields}`, { cache: "no-store" })
-        : await fetch(url, { method: "PUT", body: fields, keepalive: Boolean(options.keepalive) });
+        ? await fetch(`${url}?${fields}`, { cache: "no-store", headers })
+        : await fetch(url, { method: "PUT", body: fields, keepalive: Boolean(options.keepalive), headers });
     } catch (error) {
       throw new Unreachable("The server cannot be reached (network or server down); retrying.");
     }
@@ -77,6 +80,23 @@ const Alpaca = (() => {
     return state;
   }
 
+  /** Connect this page's client and end that connection when the page is left for good (closed,
+   * reloaded, navigated away; not when the browser only keeps it aside in its back-forward cache,
+   * from which it connects again). The Disconnect is sent with keepalive, so it outlives the page. */
+  let holding = false;
+  async function holdWhileOpen() {
+    if (!holding) {
+      holding = true;
+      window.addEventListener("pagehide", (event) => {
+        if (!event.persisted) call("PUT", "disconnect", {}, { keepalive: true }).catch(() => {});
+      });
+      window.addEventListener("pageshow", (event) => {
+        if (event.persisted) call("PUT", "connect").catch(() => {});
+      });
+    }
+    return call("PUT", "connect");
+  }
+
   /** Show ``error`` (or clear it with null) in the element with id ``where``. */
   function showError(where, error) {
     const element = document.getElementById(where);
@@ -90,5 +110,5 @@ const Alpaca = (() => {
     return Number(text);
   }
 
-  return { clientId, call, action, deviceState, deviceNumber, showError, wholeNumber, ServerError, Unreachable };
+  return { clientId, call, action, deviceState, deviceNumber, holdWhileOpen, showError, wholeNumber, ServerError, Unreachable };
 })();

@@ -6,7 +6,7 @@
   const FAST_POLL_MS = 250; // while the page is visible
   const HIDDEN_POLL_MS = 3000; // while the tab is hidden or the phone asleep
   const INFO_EVERY = 4; // FocuserInfo and CalibrationStatus every few polls (every poll while calibrating)
-  const RECONNECT_MS = 5000; // how often the page checks that it still holds its own connection
+  const RECONNECT_MS = 5000; // how often, at most, the page checks that it still holds its own connection
   const CHECKS = "What to check: the motor's set screws on the focuser knob are tight and it does not slip; "
     + "the focuser was not near one end of its travel when calibration started (start from about the middle); "
     + "the focuser shaft turns freely over its whole travel (a loose retaining nut or a bent shaft makes the gears bind); "
@@ -46,7 +46,7 @@
       const calibrating = Boolean(view.calibration && view.calibration.running);
       if (!info || !info.connected || view.ticks % INFO_EVERY === 0) {
         view.info = await Alpaca.action("FocuserInfo");
-        if (view.info.connected) await keepOwnConnection();
+        await keepOwnConnection();
       }
       if (view.info.connected) {
         const state = await Alpaca.deviceState();
@@ -82,16 +82,23 @@
     pollTimer = setTimeout(poll, document.hidden ? HIDDEN_POLL_MS : FAST_POLL_MS);
   }
 
-  /** The page holds a connection of its own, so the focuser stays connected while it is open even
-   * when another client disconnects; after a server restart forgot it, it connects again. */
+  /** The page holds a connection of its own while it is open, so the focuser stays connected when
+   * another client disconnects. When its lease lapsed (a phone asleep, a tab throttled in the
+   * background) it connects again; when someone disconnected it (Disconnect, "Disconnect everyone")
+   * it stays disconnected until the Connect button is pressed. */
   async function keepOwnConnection() {
     if (Date.now() - view.connectionCheckedAt < RECONNECT_MS) return;
     view.connectionCheckedAt = Date.now();
-    if (!(await Alpaca.call("GET", "connected"))) await Alpaca.call("PUT", "connect");
+    const clients = await Alpaca.action("Clients");
+    const mine = clients.find((client) => client.ClientID === Alpaca.clientId);
+    if (!mine || (!mine.Connected && !mine.Disconnected)) await Alpaca.holdWhileOpen();
   }
 
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) poll();
+    if (!document.hidden) {
+      view.connectionCheckedAt = 0;
+      poll();
+    }
   });
 
   // ------------------------------------------------------------------ rendering
@@ -263,7 +270,7 @@
   }
 
   $("halt").addEventListener("click", halt);
-  $("connect").addEventListener("click", () => run("move-error", () => Alpaca.call("PUT", "connect")));
+  $("connect").addEventListener("click", () => run("move-error", () => Alpaca.holdWhileOpen()));
 
   $("goto-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -368,7 +375,7 @@
 
   linkTemperature();
   $("settings-link").href = `/setup/v1/focuser/${number}/setup`;
-  Alpaca.call("PUT", "connect").catch((error) => Alpaca.showError("move-error", error));
+  Alpaca.holdWhileOpen().catch((error) => Alpaca.showError("move-error", error));
   poll();
   Presets.setUp({ run, moved: (target) => { view.target = target; } });
   loadBacklash();

@@ -5,7 +5,7 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const FIELDS = ["name", "port", "route", "rtscts", "baud", "backlash_steps", "backlash_direction", "reverse", "settle_ms", "step_size_um"];
+  const FIELDS = ["name", "port", "route", "rtscts", "baud", "backlash_steps", "backlash_direction", "reverse", "settle_ms", "step_size_um", "client_lease_s"];
   const select = $("field-port");
   const other = $("field-port-other");
 
@@ -64,6 +64,7 @@
       reverse: $("field-reverse").checked,
       settle_ms: numberOrText("field-settle_ms"),
       step_size_um: optional("field-step_size_um"),
+      client_lease_s: numberOrText("field-client_lease_s"),
     };
   }
 
@@ -82,7 +83,7 @@
       const title = `${saved.name} (focuser ${Alpaca.deviceNumber()})`;
       document.querySelector("header h1").textContent = title;
       document.title = title;
-      $("saved").textContent = "Saved.";
+      $("saved").textContent = saved.note || "Saved.";
       await loadPorts();
     } catch (error) {
       const field = /^SetSettings: (\w+) /.exec(error.message || "");
@@ -103,7 +104,7 @@
       const connecting = await Alpaca.call("GET", "connecting");
       const mine = await Alpaca.call("GET", "connected");
       let text = info.connected ? `Connected on ${info.port}.` : "Not connected.";
-      if (info.connected && !mine) text = `Connected on ${info.port} for other clients; this page is disconnected (Connect to use it here).`;
+      if (info.connected && !mine) text = `Connected on ${info.port} for other programs; this page has disconnected itself (press Connect to use the focuser from here).`;
       if (connecting) text = "Connecting…";
       else if (!info.connected && info.link && info.link.last_error) text += ` Last failure: ${info.link.last_error}`;
       $("connection-state").textContent = text;
@@ -114,7 +115,7 @@
     }
   }
 
-  $("connect").addEventListener("click", () => Alpaca.call("PUT", "connect").catch((error) => Alpaca.showError("error-connection", error)).then(refreshConnection));
+  $("connect").addEventListener("click", () => Alpaca.holdWhileOpen().catch((error) => Alpaca.showError("error-connection", error)).then(refreshConnection));
   $("disconnect").addEventListener("click", () => Alpaca.call("PUT", "disconnect").catch((error) => Alpaca.showError("error-connection", error)).then(refreshConnection));
 
   showOther();
