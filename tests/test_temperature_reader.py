@@ -3,6 +3,7 @@ source that fails and one that comes back), and once on a real file with the rea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,10 +30,10 @@ class ScriptedSource:
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self.next: float | Reading | SourceError = 0.0
+        self.next: float | Reading | Exception = 0.0
 
     def read(self) -> Reading:
-        if isinstance(self.next, SourceError):
+        if isinstance(self.next, Exception):
             raise self.next
         if isinstance(self.next, Reading):
             return self.next
@@ -123,6 +124,35 @@ def test_a_source_failing_from_the_start_says_why_at_once(clock: Clock, source: 
     reader.poll_once()
     assert reader.health().status == "failed"
     assert "no 1-wire temperature sensor" in reader.health().message
+
+
+def test_a_failure_is_logged_once_when_it_begins_not_at_every_read(clock: Clock, source: ScriptedSource, caplog: pytest.LogCaptureFixture) -> None:
+    reader = TemperatureReader(source, average_s=0, stale_s=30, clock=clock)
+    with caplog.at_level(logging.INFO, logger="alpaca_focuser.temperature"):
+        feed(reader, source, clock, [11.0], every_s=1)
+        source.next = SourceError("cannot reach the weather device")
+        for _ in range(10):
+            reader.poll_once()
+            clock.now += 1
+        assert reader.health().ok  # the last reading still serves
+        failures = [record.getMessage() for record in caplog.records if "cannot reach" in record.getMessage()]
+        assert failures == ["Reading the temperature from scripted failed: cannot reach the weather device (the last reading stays in use until it is 30 s old)"]
+        feed(reader, source, clock, [11.5], every_s=1)
+        source.next = SourceError("cannot reach the weather device")
+        reader.poll_once()
+    assert len([record for record in caplog.records if "cannot reach" in record.getMessage()]) == 2, "a new failure after a good reading is logged again"
+
+
+def test_an_unexpected_failure_logs_one_traceback_not_one_every_read(clock: Clock, source: ScriptedSource, caplog: pytest.LogCaptureFixture) -> None:
+    reader = TemperatureReader(source, average_s=0, stale_s=30, clock=clock)
+    source.next = RecursionError("maximum recursion depth exceeded")
+    with caplog.at_level(logging.INFO, logger="alpaca_focuser.temperature"):
+        for _ in range(10):
+            reader.poll_once()
+            clock.now += 1
+    assert len([record for record in caplog.records if record.exc_info]) == 1
+    health = reader.health()
+    assert health.status == "failed" and "unexpected failure reading it: maximum recursion depth" in health.message
 
 
 def test_the_reader_thread_follows_a_file_and_notices_when_it_is_no_longer_written(tmp_path: Path) -> None:

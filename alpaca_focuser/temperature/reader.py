@@ -5,7 +5,7 @@ readings; ``health()`` answers from them at once. The readings are averaged over
 DS18B20 or a weather station jitters by a tenth of a degree and compensation should not chase that.
 A source whose newest reading is older than the staleness limit is reported as stale (it answered,
 but nothing new) or failed (it raised an error), with the reason and since when, so Temperature can
-say so and compensation can pause.
+say so and compensation can pause. Each failure is logged once, when it begins, not at every read.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .sources import Reading, Source, SourceError
+from .inputs import SourceError
+from .sources import Reading, Source
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class TemperatureReader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._logged_status = "starting"
+        self._traceback_logged = False  # of an unexpected failure, once until a good reading
 
     def start(self) -> None:
         self._started_at = self._clock()
@@ -115,17 +117,11 @@ class TemperatureReader:
 
     def poll_once(self) -> None:
         """Read the source once and keep the reading (or the failure)."""
-        try:
-            reading: Reading | None = self.source.read()
-            error = ""
-        except SourceError as exc:
-            reading, error = None, str(exc)
-        except Exception as exc:  # a source must never kill the reader thread
-            log.exception("Reading the temperature from %s failed unexpectedly", self.source.description)
-            reading, error = None, f"unexpected failure reading it: {exc}"
+        reading, error = self._read()
         now = self._clock()
         with self._lock:
             self._reads += 1
+            began_failing = reading is None and self._failing_since is None
             if reading is None:
                 self._failures += 1
                 self._failing_since = self._failing_since or now
@@ -133,8 +129,20 @@ class TemperatureReader:
             else:
                 self._failing_since = None
                 self._error = ""
+                self._traceback_logged = False
                 self._keep(Reading(reading.celsius, min(reading.measured_at, now)), now)
-        self._log_change()
+        self._log_change(error if began_failing else "")
+
+    def _read(self) -> tuple[Reading | None, str]:
+        try:
+            return self.source.read(), ""
+        except SourceError as exc:
+            return None, str(exc)
+        except Exception as exc:  # a source must never kill the reader thread
+            if not self._traceback_logged:  # one is enough to report it; one at every read buries the log
+                log.exception("Reading the temperature from %s failed unexpectedly", self.source.description)
+                self._traceback_logged = True
+            return None, f"unexpected failure reading it: {exc}"
 
     def _keep(self, reading: Reading, now: float) -> None:
         newest = self._samples[-1] if self._samples else None
@@ -173,9 +181,16 @@ class TemperatureReader:
         )
         return make("stale", message, newest.measured_at)
 
-    def _log_change(self) -> None:
+    def _log_change(self, new_failure: str) -> None:
+        """Log a change of status, or else a failure that has just begun (while the last reading
+        still serves): once each, so a source that keeps failing does not fill the log."""
         health = self.health()
         if health.status == self._logged_status:
+            if new_failure and health.ok:
+                log.warning(
+                    "Reading the temperature from %s failed: %s (the last reading stays in use until it is %g s old)",
+                    health.source, new_failure, self.stale_s,
+                )  # fmt: skip
             return
         previous, self._logged_status = self._logged_status, health.status
         if health.ok:

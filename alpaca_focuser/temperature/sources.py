@@ -4,7 +4,7 @@ The Celestron Focus Motor has no sensor of its own, so the server reads one the 
 Every source answers ``read()`` with one reading in degrees Celsius and the time it was measured,
 or raises ``SourceError`` with a sentence a user can act on. Sources are only ever read by the
 background reader (reader.py), never on a client's request, so a slow weather station can never
-delay an Alpaca call.
+delay an Alpaca call. What they read is bounded and strict (inputs.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import re
 import time
 import urllib.error
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..limits import NETWORK_PORT_MAX
+from .inputs import SourceError, decimal, first_bytes, integer, last_line
 
 W1_ROOT = Path("/sys/bus/w1/devices")
 # 1-wire family codes of the Maxim temperature sensors whose w1_slave file reads "t=<millidegrees>".
@@ -37,10 +37,6 @@ SPEC_HELP = (
     '"alpaca://HOST:PORT/observingconditions/N" (an Alpaca weather device), "w1" or "w1:28-XXXXXXXXXXXX" '
     '(a DS18B20 1-wire sensor), or "file:/PATH" (a file holding degrees Celsius); "" for none'
 )
-
-
-class SourceError(Exception):
-    """A reading that failed; the message says what happened and what to check."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +112,11 @@ def _plausible(celsius: float, where: str) -> float:
 
 
 class FileSource:
-    """A file holding one number in °C, written by anything (a script, another program).
+    """A file holding a number in °C, written by anything (a script, another program).
 
     The reading counts as measured when the file was last written, so a script that died leaves
-    its last value to go stale instead of being served for ever.
+    its last value to go stale instead of being served for ever. A file that is appended to gives
+    its last line.
     """
 
     def __init__(self, description: str, path: Path) -> None:
@@ -127,19 +124,14 @@ class FileSource:
         self.path = path
 
     def read(self) -> Reading:
+        what = f"the temperature file {self.path}"
         try:
-            written = os.stat(self.path).st_mtime
-            text = self.path.read_text(encoding="utf-8").strip()
+            line, written = last_line(self.path, what)
         except FileNotFoundError:
-            raise SourceError(f"the temperature file {self.path} does not exist; check the path, and that the program writing it runs") from None
+            raise SourceError(f"{what} does not exist; check the path, and that the program writing it runs") from None
         except OSError as exc:
-            raise SourceError(f"cannot read the temperature file {self.path}: {exc.strerror or exc}") from None
-        try:
-            celsius = float(text)
-        except ValueError:
-            shown = text if len(text) <= 40 else text[:37] + "..."
-            raise SourceError(f"the temperature file {self.path} holds {shown!r}, not a number of degrees Celsius like 12.5") from None
-        return Reading(_plausible(celsius, f"the temperature file {self.path}"), written)
+            raise SourceError(f"cannot read {what}: {exc.strerror or exc}") from None
+        return Reading(_plausible(decimal(line, what), what), written)
 
 
 class W1Source:
@@ -176,18 +168,15 @@ class W1Source:
     def read(self) -> Reading:
         folder = self._folder()
         try:
-            lines = (folder / "w1_slave").read_text(encoding="ascii", errors="replace").splitlines()
+            lines = first_bytes(folder / "w1_slave", f"the 1-wire sensor file {folder / 'w1_slave'}").splitlines()
         except OSError as exc:
             raise SourceError(f"cannot read the 1-wire sensor {folder.name}: {exc.strerror or exc}") from None
         measured_at = time.time()
-        if len(lines) < 2 or "t=" not in lines[1]:
+        if len(lines) < 2 or b"t=" not in lines[1]:
             raise SourceError(f"the 1-wire sensor {folder.name} gave no temperature (its answer was cut short); check its wiring")
-        if not lines[0].strip().endswith("YES"):
+        if not lines[0].strip().endswith(b"YES"):
             raise SourceError(f"the 1-wire sensor {folder.name} failed its checksum (a noisy or long cable?)")
-        try:
-            millidegrees = int(lines[1].rsplit("t=", 1)[1].strip())
-        except ValueError:
-            raise SourceError(f"the 1-wire sensor {folder.name} gave an unreadable temperature {lines[1]!r}") from None
+        millidegrees = integer(lines[1].rsplit(b"t=", 1)[1].strip(), f"the 1-wire sensor {folder.name}")
         if millidegrees == DS18B20_POWER_ON_MILLIDEGREES:
             raise SourceError(f"the 1-wire sensor {folder.name} answered 85 °C, its power-on value: it lost power or its supply is weak")
         return Reading(_plausible(millidegrees / 1000.0, f"the 1-wire sensor {folder.name}"), measured_at)
