@@ -38,11 +38,20 @@ class WeatherStation:
     celsius: float = 12.5
     connected: bool = False
     error: tuple[int, str] | None = None  # (ErrorNumber, ErrorMessage) to answer instead of a value
+    body: bytes | None = None  # answered as it is to every request, instead of an Alpaca reply
+    redirect: str | None = None  # a URL every request is redirected to
+    trickle_s: float = 0.0  # send ``body`` a byte at a time, this long apart
     requests: list[str] = field(default_factory=list)
 
     def app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         self.requests.append(f"{method} {path}")
+        if self.redirect is not None:
+            start_response("302 Found", [("Location", self.redirect), ("Content-Type", "text/plain")])
+            return [b"moved"]
+        if self.body is not None:
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return self._trickle(self.body) if self.trickle_s else [self.body]
         if method == "PUT":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             form = urllib.parse.parse_qs(environ["wsgi.input"].read(length).decode())
@@ -64,6 +73,12 @@ class WeatherStation:
             return [f"no such member {path}".encode()]
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps(body).encode()]
+
+
+    def _trickle(self, body: bytes) -> Iterator[bytes]:
+        for index in range(len(body)):
+            time.sleep(self.trickle_s)
+            yield body[index : index + 1]
 
 
 class _Quiet(WSGIRequestHandler):

@@ -16,7 +16,7 @@ import pytest
 import requests
 from conftest import wait_for
 from server_support import RunningServer, running_server, sim_port
-from temperature_support import server_process, write_temperature
+from temperature_support import server_process, weather_station, write_temperature
 
 from alpaca_focuser.settings import FocuserSettings
 from alpaca_focuser.temperature.inputs import FILE_READ_LIMIT
@@ -100,3 +100,25 @@ def test_a_fifo_is_refused_without_blocking_the_reader(tmp_path: Path, caplog: p
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     assert "is a FIFO (named pipe), which is never read" in health["message"]
     assert len(problems(caplog, "FIFO")) == 1
+
+
+def test_deeply_nested_json_is_refused_without_a_traceback_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    nested = b'{"ErrorNumber": 0, "Value": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with weather_station(body=nested) as (_, port), caplog.at_level(logging.INFO, logger="alpaca_focuser.temperature"):
+        with server_reading(f"alpaca://127.0.0.1:{port}/observingconditions/0", stale_s=1) as running:
+            wait_for(lambda: status(running)["status"] == "failed", what="the source to fail")
+            wait_polls(lambda: status(running)["reads"])
+            health = status(running)
+    assert "answered JSON nested deeper than any Alpaca reply" in health["message"]
+    assert not [record for record in caplog.records if record.exc_info]
+    assert len(problems(caplog, "nested deeper")) == 1
+
+
+def test_a_redirect_to_another_port_is_not_followed() -> None:
+    with weather_station(connected=True, celsius=30.0) as (elsewhere, other_port):
+        redirect = f"http://127.0.0.1:{other_port}/api/v1/observingconditions/0/temperature"
+        with weather_station(redirect=redirect) as (_, port), server_reading(f"alpaca://127.0.0.1:{port}/observingconditions/0") as running:
+            wait_for(lambda: status(running)["status"] == "failed", what="the source to fail")
+            health = status(running)
+    assert f"redirect (HTTP 302) to {redirect}; redirects are not followed" in health["message"]
+    assert elsewhere.requests == []

@@ -240,3 +240,43 @@ def test_a_station_without_that_device_answers_http_400() -> None:
         source = AlpacaSource("station", "127.0.0.1", port, 3)
         with pytest.raises(SourceError, match="HTTP 400"):
             source.read()
+
+
+def test_a_redirect_to_another_port_is_refused_not_followed() -> None:
+    with weather_station(connected=True) as (elsewhere, other_port):
+        with weather_station(redirect=f"http://127.0.0.1:{other_port}/api/v1/observingconditions/0/temperature") as (_, port):
+            with pytest.raises(SourceError, match=rf"answered with a redirect \(HTTP 302\) to http://127.0.0.1:{other_port}/.*redirects are not followed"):
+                AlpacaSource("station", "127.0.0.1", port, 0).read()
+    assert elsewhere.requests == []
+
+
+NESTED = b'{"ErrorNumber": 0, "Value": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        (NESTED, "JSON nested deeper than any Alpaca reply"),
+        (b" " * 20_000 + b"{}", "more than 16 KiB"),
+        (b'{"ErrorNumber": 0, "Value": NaN}', "no air temperature"),
+        (b'{"ErrorNumber": 0, "Value": "12.5"}', "not a number of degrees"),
+        (b'{"ErrorNumber": 1280, "ErrorMessage": "line one\\nline two' + b"x" * 5000 + b'"}', r"error 0x500 \(line one\?line twox+\.\.\.\)$"),
+    ],
+)
+def test_a_strange_reply_is_refused_in_one_line(body: bytes, says: str) -> None:
+    with weather_station(body=body) as (_, port):
+        with pytest.raises(SourceError, match=says) as caught:
+            AlpacaSource("station", "127.0.0.1", port, 0).read()
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_a_reply_trickling_in_is_given_up_after_the_timeout() -> None:
+    with weather_station(body=b'{"ErrorNumber": 0, "Value": 12.5}' + b" " * 200, trickle_s=0.05) as (_, port):
+        with pytest.raises(SourceError, match="took more than 0.5 s to answer"):
+            AlpacaSource("station", "127.0.0.1", port, 0, timeout=0.5).read()
+
+
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    body = b'{"ErrorNumber": 0, "ErrorMessage": "[[[[[[{{{{{{\\"[[[[", "Value": 3.5}'
+    with weather_station(body=body) as (_, port):
+        assert AlpacaSource("station", "127.0.0.1", port, 0).read().celsius == 3.5
