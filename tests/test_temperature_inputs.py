@@ -122,3 +122,16 @@ def test_a_redirect_to_another_port_is_not_followed() -> None:
             health = status(running)
     assert f"redirect (HTTP 302) to {redirect}; redirects are not followed" in health["message"]
     assert elsewhere.requests == []
+
+
+def test_a_file_written_in_the_future_reads_stale(tmp_path: Path) -> None:
+    temperature = tmp_path / "temperature"
+    write_temperature(temperature, 9.25, age_s=-3600)  # the writing computer's clock is an hour ahead
+    with server_reading(f"file:{temperature}") as running:
+        wait_for(lambda: status(running)["status"] == "stale", what="the source to read stale")
+        wait_polls(lambda: status(running)["reads"])
+        health = status(running)
+        body = requests.get(running.api("temperature")).json()
+    assert "ahead of this computer's clock, so its age is unknown" in health["message"]
+    assert health["status"] == "stale" and health["celsius"] is None
+    assert body["ErrorNumber"] == 0x511 and "age is unknown" in body["ErrorMessage"]

@@ -88,6 +88,21 @@ def test_a_source_that_answers_nothing_new_goes_stale_and_says_since_when(clock:
     assert "no new reading from scripted since" in health.message and "31 s ago" in health.message
 
 
+def test_a_reading_dated_in_the_future_has_no_known_age_and_is_stale(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=0, stale_s=30, clock=clock)
+    feed(reader, source, clock, [8.0], every_s=1)
+    source.next = Reading(9.0, clock.now + 3600)  # a file written by a computer whose clock is an hour ahead
+    for _ in range(40):
+        reader.poll_once()
+        clock.now += 1
+    health = reader.health()
+    assert health.status == "stale" and health.celsius is None and health.last_celsius == 8.0
+    assert "ahead of this computer's clock, so its age is unknown" in health.message
+    source.next = Reading(9.0, clock.now + 1)  # a second ahead is only the clocks' rounding
+    reader.poll_once()
+    assert reader.health().celsius == 9.0
+
+
 def test_a_failing_source_keeps_the_last_temperature_until_the_staleness_limit(clock: Clock, source: ScriptedSource) -> None:
     reader = TemperatureReader(source, average_s=0, stale_s=30, clock=clock)
     feed(reader, source, clock, [11.0], every_s=10)

@@ -5,7 +5,8 @@ readings; ``health()`` answers from them at once. The readings are averaged over
 DS18B20 or a weather station jitters by a tenth of a degree and compensation should not chase that.
 A source whose newest reading is older than the staleness limit is reported as stale (it answered,
 but nothing new) or failed (it raised an error), with the reason and since when, so Temperature can
-say so and compensation can pause. Each failure is logged once, when it begins, not at every read.
+say so and compensation can pause. A reading dated in the future (a file written by a computer whose
+clock is ahead) has no known age, so it counts as stale too: taken as new, it never would go stale. Each failure is logged once, when it begins, not at every read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 POLL_MIN_S = 0.02
 POLL_MAX_S = 5.0
 CLOSE_WAIT_S = 0.2
+FUTURE_TOLERANCE_S = 5.0  # a reading dated later than now by more than this has no known age
 
 
 def clock_text(seconds: float) -> str:
@@ -91,6 +93,7 @@ class TemperatureReader:
         self._samples: collections.deque[Reading] = collections.deque()
         self._started_at = clock()
         self._error = ""
+        self._error_status = "failed"  # or "stale", for a reading of unknown age
         self._failing_since: float | None = None
         self._reads = 0
         self._failures = 0
@@ -119,13 +122,20 @@ class TemperatureReader:
         """Read the source once and keep the reading (or the failure)."""
         reading, error = self._read()
         now = self._clock()
+        undated = reading is not None and reading.measured_at > now + FUTURE_TOLERANCE_S
+        if reading is not None and undated:
+            error = (
+                f"the reading from {self.source.description} is dated {clock_text(reading.measured_at)}, ahead of this computer's "
+                "clock, so its age is unknown; check the clock of whatever writes it"
+            )
+            reading = None
         with self._lock:
             self._reads += 1
             began_failing = reading is None and self._failing_since is None
             if reading is None:
                 self._failures += 1
                 self._failing_since = self._failing_since or now
-                self._error = error
+                self._error, self._error_status = error, "stale" if undated else "failed"
             else:
                 self._failing_since = None
                 self._error = ""
@@ -155,7 +165,8 @@ class TemperatureReader:
         now = self._clock()
         with self._lock:
             samples = list(self._samples)
-            error, failing_since, reads, failures = self._error, self._failing_since, self._reads, self._failures
+            error, error_status, failing_since = self._error, self._error_status, self._failing_since
+            reads, failures = self._reads, self._failures
         newest = samples[-1] if samples else None
 
         def make(status: str, message: str, since: float | None, celsius: float | None = None, samples: int = 0) -> TemperatureHealth:
@@ -171,7 +182,7 @@ class TemperatureReader:
             return make("ok", f"{average:.2f} °C", None, average, len(window))
         if error:
             since = newest.measured_at if newest is not None else (failing_since or now)
-            return make("failed", f"{error} (no temperature since {clock_text(since)})", since)
+            return make(error_status, f"{error} (no temperature since {clock_text(since)})", since)
         if newest is None:
             status = "starting" if now - self._started_at <= self.stale_s else "stale"
             return make(status, f"no reading from {self.source.description} yet (started {clock_text(self._started_at)})", self._started_at)
