@@ -4,6 +4,7 @@ source that fails and one that comes back), and once on a real file with the rea
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,6 +65,68 @@ def test_readings_are_averaged_over_the_window(clock: Clock, source: ScriptedSou
     assert health.ok and health.samples == 5
     assert health.celsius == pytest.approx(10.0)
     assert health.last_celsius == 9.8
+
+
+@pytest.mark.parametrize("average_s", [60.0, 0.0])
+def test_one_outlier_is_set_aside_before_averaging(clock: Clock, source: ScriptedSource, average_s: float) -> None:
+    reader = TemperatureReader(source, average_s=average_s, stale_s=120, clock=clock)
+    feed(reader, source, clock, [10.0, 10.1, 9.9, 10.0, 10.1, 9.9, 10.0, 70.0], every_s=5)
+    clock.now -= 5
+    health = reader.health()
+    assert health.celsius == pytest.approx(10.0)  # unscreened: 17.5 with averaging, 70 without
+    assert health.last_celsius == 70.0 and health.newest_set_aside
+    assert "the newest reading, 70 °C, is set aside" in health.message
+    clock.now += 5
+    feed(reader, source, clock, [10.0], every_s=0)
+    health = reader.health()
+    assert health.celsius == pytest.approx(10.0) and not health.newest_set_aside
+    assert health.set_aside == (1 if average_s else 0)
+
+
+def test_an_outlier_is_logged_once_however_often_it_is_read_again(clock: Clock, source: ScriptedSource, caplog: pytest.LogCaptureFixture) -> None:
+    reader = TemperatureReader(source, average_s=0, stale_s=120, clock=clock)
+    feed(reader, source, clock, [10.0, 10.0, 10.0], every_s=5)
+    source.next = Reading(70.0, clock.now)  # a file nobody rewrites after the glitch
+    with caplog.at_level(logging.INFO, logger="alpaca_focuser.temperature"):
+        for _ in range(10):
+            reader.poll_once()
+            clock.now += 1
+    assert [record.getMessage() for record in caplog.records] == [
+        "Temperature from scripted: a reading of 70 °C is set aside, far from the readings around it (the temperature stays 10.00 °C)"
+    ]
+
+
+def test_a_jump_counts_once_it_has_lasted(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=0, stale_s=120, clock=clock)
+    feed(reader, source, clock, [10.0, 10.0, 10.0, 13.0, 13.0], every_s=5)
+    assert reader.health().celsius == 10.0
+    feed(reader, source, clock, [13.0], every_s=5)
+    assert reader.health().celsius == 13.0
+
+
+def test_of_two_readings_that_disagree_the_first_stands_until_a_third_decides(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=0, stale_s=120, clock=clock)
+    feed(reader, source, clock, [10.0, 70.0], every_s=5)
+    assert reader.health().celsius == 10.0
+    feed(reader, source, clock, [10.2], every_s=5)
+    assert reader.health().celsius == 10.2
+
+
+def test_a_ramp_and_sensor_noise_are_never_set_aside(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=60, stale_s=120, clock=clock)
+    rng = random.Random(5)
+    for index in range(120):  # a steep fall, 0.05 °C a reading (36 °C an hour), with 0.2 °C of noise
+        feed(reader, source, clock, [round(15.0 - 0.05 * index + rng.gauss(0, 0.2), 2)], every_s=5)
+        assert reader.health().set_aside == 0
+
+
+def test_after_an_outage_the_first_reading_is_screened_against_the_last_ones(clock: Clock, source: ScriptedSource) -> None:
+    reader = TemperatureReader(source, average_s=0, stale_s=30, clock=clock)
+    feed(reader, source, clock, [10.0, 10.0, 10.0], every_s=5)
+    clock.now += 600
+    feed(reader, source, clock, [70.0], every_s=0)
+    health = reader.health()
+    assert health.ok and health.celsius == 10.0 and health.newest_set_aside
 
 
 def test_old_readings_leave_the_average(clock: Clock, source: ScriptedSource) -> None:

@@ -1,12 +1,14 @@
-"""Reading a temperature source in the background: averaging, staleness, and its health.
+"""Reading a temperature source in the background: screening, averaging, staleness, and its health.
 
 Clients never wait on a sensor: a thread reads the source every few seconds and keeps the recent
 readings; ``health()`` answers from them at once. The readings are averaged over a window, since a
-DS18B20 or a weather station jitters by a tenth of a degree and compensation should not chase that.
-A source whose newest reading is older than the staleness limit is reported as stale (it answered,
-but nothing new) or failed (it raised an error), with the reason and since when, so Temperature can
-say so and compensation can pause. A reading dated in the future (a file written by a computer whose
-clock is ahead) has no known age, so it counts as stale too: taken as new, it never would go stale. Each failure is logged once, when it begins, not at every read.
+DS18B20 or a weather station jitters by a tenth of a degree and compensation should not chase that;
+first, a reading far from its neighbours is set aside (screen.py), so one glitch cannot move the
+focuser. A source whose newest reading is older than the staleness limit is reported as stale (it
+answered, but nothing new) or failed (it raised an error), with the reason and since when, so
+Temperature can say so and compensation can pause. A reading dated in the future (a file written
+by a computer whose clock is ahead) has no known age, so it counts as stale too: taken as new, it
+never would go stale. Each failure is logged once, when it begins, not at every read.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .inputs import SourceError
+from .screen import SCREEN_READINGS, screen
 from .sources import Reading, Source
 
 log = logging.getLogger(__name__)
@@ -51,9 +54,11 @@ class TemperatureHealth:
     last_celsius: float | None  # the newest reading, however old
     last_reading_at: float | None
     last_error: str  # the newest failure, even while ok (a blip within the staleness limit)
-    samples: int  # readings in the averaging window
+    samples: int  # readings averaged
     reads: int
     failures: int
+    set_aside: int = 0  # readings in the averaging window set aside as outliers
+    newest_set_aside: bool = False  # the newest reading (last_celsius) is one of them
 
     @property
     def ok(self) -> bool:
@@ -72,6 +77,8 @@ class TemperatureHealth:
             "samples": self.samples,
             "reads": self.reads,
             "failures": self.failures,
+            "set_aside": self.set_aside,
+            "newest_set_aside": self.newest_set_aside,
         }
 
 
@@ -101,6 +108,7 @@ class TemperatureReader:
         self._thread: threading.Thread | None = None
         self._logged_status = "starting"
         self._traceback_logged = False  # of an unexpected failure, once until a good reading
+        self._logged_outlier: Reading | None = None
 
     def start(self) -> None:
         self._started_at = self._clock()
@@ -158,7 +166,7 @@ class TemperatureReader:
         newest = self._samples[-1] if self._samples else None
         if newest is None or reading != newest:
             self._samples.append(reading)
-        while len(self._samples) > 1 and self._samples[0].measured_at < now - max(self.average_s, self.stale_s):
+        while len(self._samples) > SCREEN_READINGS and self._samples[0].measured_at < now - max(self.average_s, self.stale_s):
             self._samples.popleft()
 
     def health(self) -> TemperatureHealth:
@@ -169,17 +177,20 @@ class TemperatureReader:
             reads, failures = self._reads, self._failures
         newest = samples[-1] if samples else None
 
-        def make(status: str, message: str, since: float | None, celsius: float | None = None, samples: int = 0) -> TemperatureHealth:
+        def make(status: str, message: str, since: float | None, celsius: float | None = None, samples: int = 0, set_aside: int = 0,
+                 newest_set_aside: bool = False) -> TemperatureHealth:
             return TemperatureHealth(
                 source=self.source.description, status=status, message=message, since=since, celsius=celsius,
                 last_celsius=newest.celsius if newest else None, last_reading_at=newest.measured_at if newest else None,
-                last_error=error, samples=samples, reads=reads, failures=failures,
+                last_error=error, samples=samples, reads=reads, failures=failures, set_aside=set_aside, newest_set_aside=newest_set_aside,
             )  # fmt: skip
 
         if newest is not None and now - newest.measured_at <= self.stale_s:
-            window = [s.celsius for s in samples if s.measured_at >= now - self.average_s] or [newest.celsius]
-            average = sum(window) / len(window)
-            return make("ok", f"{average:.2f} °C", None, average, len(window))
+            screened = screen(samples, now - self.average_s)
+            message = f"{screened.celsius:.2f} °C"
+            if screened.newest_set_aside:
+                message += f" (the newest reading, {newest.celsius:g} °C, is set aside: it is far from the readings around it)"
+            return make("ok", message, None, screened.celsius, screened.used, screened.set_aside, screened.newest_set_aside)
         if error:
             since = newest.measured_at if newest is not None else (failing_since or now)
             return make(error_status, f"{error} (no temperature since {clock_text(since)})", since)
@@ -196,6 +207,7 @@ class TemperatureReader:
         """Log a change of status, or else a failure that has just begun (while the last reading
         still serves): once each, so a source that keeps failing does not fill the log."""
         health = self.health()
+        self._log_outlier(health)
         if health.status == self._logged_status:
             if new_failure and health.ok:
                 log.warning(
@@ -208,3 +220,15 @@ class TemperatureReader:
             log.info("Temperature from %s: %s", health.source, health.message)
         elif previous != "starting" or health.status != "starting":
             log.warning("Temperature from %s is %s: %s", health.source, health.status, health.message)
+
+    def _log_outlier(self, health: TemperatureHealth) -> None:
+        """Say once when the newest reading was set aside, so a glitching sensor shows in the log."""
+        if not health.newest_set_aside or health.last_celsius is None or health.last_reading_at is None or health.celsius is None:
+            return
+        newest = Reading(health.last_celsius, health.last_reading_at)
+        if newest != self._logged_outlier:
+            self._logged_outlier = newest
+            log.warning(
+                "Temperature from %s: a reading of %g °C is set aside, far from the readings around it (the temperature stays %.2f °C)",
+                health.source, health.last_celsius, health.celsius,
+            )  # fmt: skip
