@@ -6,6 +6,7 @@ and logs where a client's move came to rest."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,21 @@ def test_a_sustained_change_still_compensates(server: RunningServer, temperature
     read_once(service, temperature_file, 11.5)
     read_once(service, temperature_file, 11.5)
     wait_for(lambda: not server.focuser().state.moving and server.focuser().state.position == round(expected(11.5)), what="the compensation for 11.5 °C")
+
+
+def test_the_cap_holds_and_a_capped_move_is_logged(temperature_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with running_server([focuser_settings(temperature_file, 200, tempcomp_max_step=50)]) as running:
+        service = start_compensating(running)
+        with caplog.at_level(logging.INFO, logger="alpaca_focuser.temperature"):
+            set_temperature(service, temperature_file, 13.0)  # +300 steps' worth
+            wait_for(lambda: not running.focuser().state.moving and running.focuser().state.position == HOME + 50, what="the capped move")
+            settle(service, 10)
+        assert running.focuser().state.position == HOME + 50, "it went on past the cap"
+        moves = service.status()["tempcomp"]["recent_moves"]
+        assert [(move["from"], move["to"], move["capped"]) for move in moves] == [(HOME, HOME + 50, True)]
+        assert [record.getMessage() for record in caplog.records if "tempcomp_max_step" in record.getMessage()] == [
+            "Temperature compensation of Temperature Focuser asked for +300 steps, more than tempcomp_max_step (50), so it moved +50 only; "
+            "if the temperature is right, raise tempcomp_max_step, else check the sensor"
+        ]
+        set_temperature(service, temperature_file, 13.6)
+        wait_for(lambda: running.focuser().state.position == HOME + 100, what="the next capped move, once past the threshold again")
