@@ -56,6 +56,7 @@ class FocuserSettings:
     temperature: str = ""  # a temperature source (see temperature/sources.py); "" for none
     tempcomp_steps_per_c: float | None = None  # compensation coefficient; positive moves out as it warms
     tempcomp_threshold_c: float = 0.5
+    tempcomp_max_step: int = 200  # the longest single compensation move, in steps
     temperature_average_s: float = 60.0
     temperature_stale_s: float = 120.0
     temperature_log_rest_s: float = 180.0  # rest after a client's move before it is a focus log point

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import requests
+from conftest import free_port, wait_for
 from server_support import RunningServer, running_server, sim_port
 
 from alpaca_focuser.config import ConfigFile
@@ -34,11 +38,20 @@ class WeatherStation:
     celsius: float = 12.5
     connected: bool = False
     error: tuple[int, str] | None = None  # (ErrorNumber, ErrorMessage) to answer instead of a value
+    body: bytes | None = None  # answered as it is to every request, instead of an Alpaca reply
+    redirect: str | None = None  # a URL every request is redirected to
+    trickle_s: float = 0.0  # send ``body`` a byte at a time, this long apart
     requests: list[str] = field(default_factory=list)
 
     def app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         self.requests.append(f"{method} {path}")
+        if self.redirect is not None:
+            start_response("302 Found", [("Location", self.redirect), ("Content-Type", "text/plain")])
+            return [b"moved"]
+        if self.body is not None:
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return self._trickle(self.body) if self.trickle_s else [self.body]
         if method == "PUT":
             length = int(environ.get("CONTENT_LENGTH") or 0)
             form = urllib.parse.parse_qs(environ["wsgi.input"].read(length).decode())
@@ -60,6 +73,12 @@ class WeatherStation:
             return [f"no such member {path}".encode()]
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps(body).encode()]
+
+
+    def _trickle(self, body: bytes) -> Iterator[bytes]:
+        for index in range(len(body)):
+            time.sleep(self.trickle_s)
+            yield body[index : index + 1]
 
 
 class _Quiet(WSGIRequestHandler):
@@ -145,3 +164,58 @@ def configured_server(folder: Path, stale_s: float = 120) -> Iterator[Setup]:
     config_file = ConfigFile.load(config)
     with running_server(config_file.settings.focusers, config_file=config_file) as running:
         yield Setup(running, config, log, temperature)
+
+
+@dataclass
+class ServerProcess:
+    """The server run as users run it, in a process of its own, so its memory can be measured."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def status(self) -> dict[str, Any]:
+        """TemperatureStatus of focuser 0."""
+        response = requests.put(f"http://127.0.0.1:{self.port}/api/v1/focuser/0/action", data={"Action": "TemperatureStatus"}, timeout=10)
+        body = response.json()
+        assert body["ErrorNumber"] == 0, body["ErrorMessage"]
+        return dict(json.loads(body["Value"]))
+
+    def peak_memory_mb(self) -> float:
+        """The most resident memory the process has ever had (VmHWM), in MB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError(f"no VmHWM for process {self.process.pid}")
+
+
+@contextmanager
+def server_process(config: Path) -> Iterator[ServerProcess]:
+    """``alpaca-focuser serve --config CONFIG`` on loopback; its log goes to CONFIG with the
+    suffix .log. Stopped with SIGTERM at the end."""
+    port = free_port()
+    log = config.with_suffix(".log")
+    command = [sys.executable, "-m", "alpaca_focuser", "serve", "--config", str(config), "--bind", "127.0.0.1",
+               "--http-port", str(port), "--no-discovery", "--no-mdns"]  # fmt: skip
+    with log.open("ab") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    running = ServerProcess(process, port, log)
+    try:
+        wait_for(lambda: _answers(running), timeout=30, what="the server process to answer")
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _answers(running: ServerProcess) -> bool:
+    if running.process.poll() is not None:
+        raise AssertionError(f"the server exited: {running.log.read_text()}")
+    try:
+        return requests.get(f"http://127.0.0.1:{running.port}/management/apiversions", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False

@@ -5,6 +5,8 @@ and logs where a client's move came to rest."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,13 +73,26 @@ def client_move(running: RunningServer, position: int) -> None:
     wait_for(lambda: not running.focuser().state.moving and running.focuser().state.position == position, what=f"the move to {position}")
 
 
+def sustain(service: TemperatureService, path: Path, celsius: float) -> None:
+    """Write the file again and again, as a script does, until the temperature reads ``celsius``: a
+    jump is set aside as an outlier until it has lasted for a few readings."""
+    wait_for(lambda: write_temperature(path, celsius) or service.health().celsius == pytest.approx(celsius), what=f"the temperature to read {celsius}")
+
+
+def read_once(service: TemperatureService, path: Path, celsius: float) -> None:
+    """Write the file once and wait until the reader has read that write."""
+    write_temperature(path, celsius)
+    written = path.stat().st_mtime
+    wait_for(lambda: service.health().last_reading_at == written, what=f"the reading of {celsius}")
+
+
 def set_temperature(service: TemperatureService, path: Path, celsius: float, age_s: float = 0.0) -> None:
     """Write the file and wait until the averaged temperature has taken it and been acted on."""
-    write_temperature(path, celsius, age_s)
     if age_s:
+        write_temperature(path, celsius, age_s)
         wait_for(lambda: service.health().status == "stale", what="the source to go stale")
     else:
-        wait_for(lambda: service.health().celsius == pytest.approx(celsius), what=f"the temperature to read {celsius}")
+        sustain(service, path, celsius)
     settle(service)
 
 
@@ -131,8 +146,7 @@ def test_a_client_move_is_never_overridden_and_sets_a_new_reference(temperature_
         service = start_compensating(running)
         far = HOME - 12000
         call(running, "PUT", "move", Position=far)
-        write_temperature(temperature_file, 13.0)  # +300 steps' worth, while the client's move runs
-        wait_for(lambda: service.health().celsius == pytest.approx(13.0), what="the new temperature")
+        sustain(service, temperature_file, 13.0)  # +300 steps' worth, while the client's move runs
         assert running.focuser().state.moving, "the client's move ended before the temperature changed; the test proves nothing"
         targets = set()
         while (state := running.focuser().state).moving:
@@ -178,3 +192,50 @@ def test_where_a_client_move_comes_to_rest_is_logged_once(temperature_file: Path
         wait_for(lambda: len(service.focus_log.points()) == 2, what="the second rest to be logged")
         settle(service, 10)
         assert [p.position for p in service.focus_log.points()] == [15000, 17000]
+
+
+def test_one_outlier_among_steady_readings_moves_nothing(server: RunningServer, temperature_file: Path) -> None:
+    service = start_compensating(server)
+    for _ in range(4):
+        read_once(service, temperature_file, START_C)  # a script rewriting the file every few seconds
+    read_once(service, temperature_file, 70.0)  # one glitch: 6,000 steps' worth
+    settle(service)
+    assert server.focuser().state.position == HOME
+    status = call(server, "PUT", "action", Action="TemperatureStatus")
+    temperature = json.loads(status)["temperature"]
+    assert temperature["newest_set_aside"] is True and temperature["last_celsius"] == 70.0 and temperature["celsius"] == START_C
+    assert "the newest reading, 70 °C, is set aside" in temperature["message"]
+    read_once(service, temperature_file, START_C)
+    settle(service)
+    assert server.focuser().state.position == HOME
+    assert service.status()["tempcomp"]["recent_moves"] == []
+
+
+def test_a_sustained_change_still_compensates(server: RunningServer, temperature_file: Path) -> None:
+    service = start_compensating(server)
+    for _ in range(4):
+        read_once(service, temperature_file, START_C)
+    read_once(service, temperature_file, 11.5)
+    settle(service)
+    assert server.focuser().state.position == HOME, "a single reading moved the focuser"
+    read_once(service, temperature_file, 11.5)
+    read_once(service, temperature_file, 11.5)
+    wait_for(lambda: not server.focuser().state.moving and server.focuser().state.position == round(expected(11.5)), what="the compensation for 11.5 °C")
+
+
+def test_the_cap_holds_and_a_capped_move_is_logged(temperature_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with running_server([focuser_settings(temperature_file, 200, tempcomp_max_step=50)]) as running:
+        service = start_compensating(running)
+        with caplog.at_level(logging.INFO, logger="alpaca_focuser.temperature"):
+            set_temperature(service, temperature_file, 13.0)  # +300 steps' worth
+            wait_for(lambda: not running.focuser().state.moving and running.focuser().state.position == HOME + 50, what="the capped move")
+            settle(service, 10)
+        assert running.focuser().state.position == HOME + 50, "it went on past the cap"
+        moves = service.status()["tempcomp"]["recent_moves"]
+        assert [(move["from"], move["to"], move["capped"]) for move in moves] == [(HOME, HOME + 50, True)]
+        assert [record.getMessage() for record in caplog.records if "tempcomp_max_step" in record.getMessage()] == [
+            "Temperature compensation of Temperature Focuser asked for +300 steps, more than tempcomp_max_step (50), so it moved +50 only; "
+            "if the temperature is right, raise tempcomp_max_step, else check the sensor"
+        ]
+        set_temperature(service, temperature_file, 13.6)
+        wait_for(lambda: running.focuser().state.position == HOME + 100, what="the next capped move, once past the threshold again")

@@ -230,6 +230,7 @@ FOCUSER_RULES: dict[str, Rule] = {
     "temperature": _temperature_source(),
     "tempcomp_steps_per_c": _number(-COEFFICIENT_MAX, COEFFICIENT_MAX, "focuser steps per °C"),
     "tempcomp_threshold_c": _number(0.01, 20, "°C"),
+    "tempcomp_max_step": _integer(1, POSITION_MAX),
     "temperature_average_s": _number(0, 3600, "seconds"),
     "temperature_stale_s": _number(0.1, 86_400, "seconds"),
     "temperature_log_rest_s": _number(0.1, 86_400, "seconds"),

@@ -36,6 +36,7 @@ def create_service(
         reader,
         steps_per_c=settings.tempcomp_steps_per_c,
         threshold_c=settings.tempcomp_threshold_c,
+        max_step=settings.tempcomp_max_step,
         rest_s=settings.temperature_log_rest_s,
         log_path=focus_log_path(log_folder, settings.unique_id) if log_folder is not None else None,
         save_coefficient=save_coefficient,

@@ -45,9 +45,13 @@ class Compensation:
     to_c: float
     from_position: int
     to_position: int
+    capped: bool = False  # tempcomp_max_step cut it short
 
     def as_dict(self) -> dict[str, object]:
-        return {"time": clock_text(self.at), "from_c": round(self.from_c, 2), "to_c": round(self.to_c, 2), "from": self.from_position, "to": self.to_position}
+        return {
+            "time": clock_text(self.at), "from_c": round(self.from_c, 2), "to_c": round(self.to_c, 2),
+            "from": self.from_position, "to": self.to_position, "capped": self.capped,
+        }  # fmt: skip
 
 
 class TemperatureService:
@@ -58,6 +62,7 @@ class TemperatureService:
         *,
         steps_per_c: float | None,
         threshold_c: float,
+        max_step: int,
         rest_s: float,
         log_path: Path | None,
         save_coefficient: Callable[[float], None] | None,
@@ -71,7 +76,7 @@ class TemperatureService:
         self._observe_s = observe_s
         self._clock = clock
         self._lock = threading.RLock()
-        self._compensator = Compensator(steps_per_c or None, threshold_c)
+        self._compensator = Compensator(steps_per_c or None, threshold_c, max_step)
         self._tracker = MotionTracker()
         self._rests = RestWatcher(rest_s)
         self._moves: collections.deque[Compensation] = collections.deque(maxlen=20)
@@ -174,25 +179,31 @@ class TemperatureService:
         self._set_pause("")
         if self._tracker.busy:
             return
-        target = self._compensator.target(health.celsius, state.position, state.max_step)
-        if target is None:
+        step = self._compensator.target(health.celsius, state.position, state.max_step)
+        if step is None:
             return
         reference = self._compensator.reference_c
         try:
-            if not self.device.move_if_idle(target):
+            if not self.device.move_if_idle(step.target):
                 return  # a client's move came first: it is never replaced
         except AlpacaError as exc:
             self._compensator.moved(health.celsius)  # do not retry the same step every moment
-            log.warning("Temperature compensation of %s could not move to %d: %s", self.device.name, target, exc.message)
+            log.warning("Temperature compensation of %s could not move to %d: %s", self.device.name, step.target, exc.message)
             return
-        self._tracker.issued(target, now)
+        self._tracker.issued(step.target, now)
         self._compensator.moved(health.celsius)
-        move = Compensation(now, reference if reference is not None else health.celsius, health.celsius, state.position, target)
+        move = Compensation(now, reference if reference is not None else health.celsius, health.celsius, state.position, step.target, step.capped)
         self._moves.append(move)
         log.info(
             "Temperature compensation of %s: %.2f °C -> %.2f °C, moving %d -> %d (%+d steps)",
-            self.device.name, move.from_c, move.to_c, move.from_position, move.to_position, target - state.position,
+            self.device.name, move.from_c, move.to_c, move.from_position, move.to_position, step.target - state.position,
         )  # fmt: skip
+        if step.capped:
+            log.warning(
+                "Temperature compensation of %s asked for %+d steps, more than tempcomp_max_step (%d), so it moved %+d only; "
+                "if the temperature is right, raise tempcomp_max_step, else check the sensor",
+                self.device.name, step.wanted - state.position, self._compensator.max_step, step.target - state.position,
+            )  # fmt: skip
 
     def _set_pause(self, reason: str) -> None:
         if reason == self._pause:
@@ -215,6 +226,7 @@ class TemperatureService:
                     "on": self._compensator.enabled,
                     "steps_per_c": self.coefficient,
                     "threshold_c": self._compensator.threshold_c,
+                    "max_step": self._compensator.max_step,
                     "state": self._pause or ("following the temperature" if self._compensator.enabled else "off"),
                     "anchor": None if anchor is None else {"celsius": round(anchor.celsius, 2), "position": anchor.position},
                     "recent_moves": [move.as_dict() for move in self._moves],

@@ -4,15 +4,15 @@ The Celestron Focus Motor has no sensor of its own, so the server reads one the 
 Every source answers ``read()`` with one reading in degrees Celsius and the time it was measured,
 or raises ``SourceError`` with a sentence a user can act on. Sources are only ever read by the
 background reader (reader.py), never on a client's request, so a slow weather station can never
-delay an Alpaca call.
+delay an Alpaca call. What they read is bounded and strict (inputs.py).
 """
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import math
-import os
 import re
 import time
 import urllib.error
@@ -20,9 +20,10 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, NoReturn, Protocol
 
 from ..limits import NETWORK_PORT_MAX
+from .inputs import SourceError, clipped, decimal, first_bytes, integer, json_too_deep, last_line
 
 W1_ROOT = Path("/sys/bus/w1/devices")
 # 1-wire family codes of the Maxim temperature sensors whose w1_slave file reads "t=<millidegrees>".
@@ -30,17 +31,14 @@ W1_TEMPERATURE_FAMILIES = ("10", "22", "28", "3b", "42")
 _W1_ID = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{12}$")
 DS18B20_POWER_ON_MILLIDEGREES = 85000  # what the sensor answers before its first conversion
 PLAUSIBLE_C = (-80.0, 80.0)  # anything outside is a broken sensor, not weather
-ALPACA_TIMEOUT_S = 3.0
+ALPACA_TIMEOUT_S = 3.0  # for each step of a request, and for the whole answer
+ALPACA_REPLY_LIMIT = 16384  # bytes; an Alpaca Temperature reply is about 150
 ALPACA_CLIENT_ID = 7217  # any fixed number identifies this server's reads in the station's log
 
 SPEC_HELP = (
     '"alpaca://HOST:PORT/observingconditions/N" (an Alpaca weather device), "w1" or "w1:28-XXXXXXXXXXXX" '
     '(a DS18B20 1-wire sensor), or "file:/PATH" (a file holding degrees Celsius); "" for none'
 )
-
-
-class SourceError(Exception):
-    """A reading that failed; the message says what happened and what to check."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +114,11 @@ def _plausible(celsius: float, where: str) -> float:
 
 
 class FileSource:
-    """A file holding one number in °C, written by anything (a script, another program).
+    """A file holding a number in °C, written by anything (a script, another program).
 
     The reading counts as measured when the file was last written, so a script that died leaves
-    its last value to go stale instead of being served for ever.
+    its last value to go stale instead of being served for ever. A file that is appended to gives
+    its last line.
     """
 
     def __init__(self, description: str, path: Path) -> None:
@@ -127,19 +126,14 @@ class FileSource:
         self.path = path
 
     def read(self) -> Reading:
+        what = f"the temperature file {self.path}"
         try:
-            written = os.stat(self.path).st_mtime
-            text = self.path.read_text(encoding="utf-8").strip()
+            line, written = last_line(self.path, what)
         except FileNotFoundError:
-            raise SourceError(f"the temperature file {self.path} does not exist; check the path, and that the program writing it runs") from None
+            raise SourceError(f"{what} does not exist; check the path, and that the program writing it runs") from None
         except OSError as exc:
-            raise SourceError(f"cannot read the temperature file {self.path}: {exc.strerror or exc}") from None
-        try:
-            celsius = float(text)
-        except ValueError:
-            shown = text if len(text) <= 40 else text[:37] + "..."
-            raise SourceError(f"the temperature file {self.path} holds {shown!r}, not a number of degrees Celsius like 12.5") from None
-        return Reading(_plausible(celsius, f"the temperature file {self.path}"), written)
+            raise SourceError(f"cannot read {what}: {exc.strerror or exc}") from None
+        return Reading(_plausible(decimal(line, what), what), written)
 
 
 class W1Source:
@@ -176,27 +170,41 @@ class W1Source:
     def read(self) -> Reading:
         folder = self._folder()
         try:
-            lines = (folder / "w1_slave").read_text(encoding="ascii", errors="replace").splitlines()
+            lines = first_bytes(folder / "w1_slave", f"the 1-wire sensor file {folder / 'w1_slave'}").splitlines()
         except OSError as exc:
             raise SourceError(f"cannot read the 1-wire sensor {folder.name}: {exc.strerror or exc}") from None
         measured_at = time.time()
-        if len(lines) < 2 or "t=" not in lines[1]:
+        if len(lines) < 2 or b"t=" not in lines[1]:
             raise SourceError(f"the 1-wire sensor {folder.name} gave no temperature (its answer was cut short); check its wiring")
-        if not lines[0].strip().endswith("YES"):
+        if not lines[0].strip().endswith(b"YES"):
             raise SourceError(f"the 1-wire sensor {folder.name} failed its checksum (a noisy or long cable?)")
-        try:
-            millidegrees = int(lines[1].rsplit("t=", 1)[1].strip())
-        except ValueError:
-            raise SourceError(f"the 1-wire sensor {folder.name} gave an unreadable temperature {lines[1]!r}") from None
+        millidegrees = integer(lines[1].rsplit(b"t=", 1)[1].strip(), f"the 1-wire sensor {folder.name}")
         if millidegrees == DS18B20_POWER_ON_MILLIDEGREES:
             raise SourceError(f"the 1-wire sensor {folder.name} answered 85 °C, its power-on value: it lost power or its supply is weak")
         return Reading(_plausible(millidegrees / 1000.0, f"the 1-wire sensor {folder.name}"), measured_at)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A weather device answers at the address it was given. A redirect could lead anywhere
+    (another host, another service on this one), so it is refused, never followed."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: object, newurl: str) -> NoReturn:
+        fp.close()
+        raise SourceError(
+            f"{req.full_url} answered with a redirect (HTTP {code}) to {clipped(newurl, 120)}; redirects are not followed: "
+            "put the weather device's own address in the temperature setting"
+        )
+
+
+# No proxies from the environment either: the weather device is reached directly, as configured.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
 
 
 class AlpacaSource:
     """The Temperature of an Alpaca ObservingConditions device, read over HTTP.
 
     A station that says it is not connected (0x407) is asked to connect once, then read again.
+    Its answer is read up to ALPACA_REPLY_LIMIT bytes and within ALPACA_TIMEOUT_S.
     """
 
     def __init__(self, description: str, host: str, port: int, number: int, timeout: float = ALPACA_TIMEOUT_S) -> None:
@@ -215,7 +223,7 @@ class AlpacaSource:
         self._check(reply, "temperature")
         value = reply.get("Value")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SourceError(f"{self.base}/temperature answered {value!r}, not a number of degrees Celsius")
+            raise SourceError(f"{self.base}/temperature answered {clipped(repr(value), 40)}, not a number of degrees Celsius")
         return Reading(_plausible(float(value), f"{self.base}/temperature"), measured_at)
 
     def _call(self, method: str, member: str, form: dict[str, str] | None = None, check: bool = False) -> dict[str, object]:
@@ -227,14 +235,18 @@ class AlpacaSource:
             body = urllib.parse.urlencode({**(form or {}), **ids}).encode()
             request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/x-www-form-urlencoded"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                text = response.read(65536).decode("utf-8", errors="replace")
+            with _OPENER.open(request, timeout=self.timeout) as response:
+                text = self._body(response, url).decode("utf-8", errors="replace")
         except urllib.error.HTTPError as exc:
-            detail = exc.read(300).decode("utf-8", errors="replace").strip()
+            detail = clipped(exc.read(300).decode("utf-8", errors="replace").strip(), 200)
             raise SourceError(f"{url} answered HTTP {exc.code}: {detail or exc.reason}") from None
+        except http.client.HTTPException as exc:
+            raise SourceError(f"{self.base} did not answer as a web server does ({type(exc).__name__}); is that the address of an Alpaca device?") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise SourceError(f"cannot reach the weather device at {self.base}: {reason}; check that it runs and the address") from None
+        if json_too_deep(text):
+            raise SourceError(f"{url} answered JSON nested deeper than any Alpaca reply; is that an Alpaca ObservingConditions device?")
         try:
             reply = json.loads(text)
         except ValueError:
@@ -245,9 +257,24 @@ class AlpacaSource:
             self._check(reply, member)
         return reply
 
+    def _body(self, response: http.client.HTTPResponse, url: str) -> bytes:
+        """The answer's body, refused once it is longer than any Alpaca reply or slower than the
+        timeout in all (a server trickling bytes would otherwise hold the reader for ever)."""
+        deadline = time.monotonic() + self.timeout
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.read1(4096):
+            size += len(chunk)
+            if size > ALPACA_REPLY_LIMIT:
+                raise SourceError(f"{url} answered more than {ALPACA_REPLY_LIMIT // 1024} KiB, far more than an Alpaca reply; is that an Alpaca ObservingConditions device?")
+            if time.monotonic() > deadline:
+                raise SourceError(f"{url} took more than {self.timeout:g} s to answer; check the weather device and the network")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def _check(self, reply: dict[str, object], member: str) -> None:
         number = reply.get("ErrorNumber", 0)
         if number:
-            message = reply.get("ErrorMessage") or "no message"
-            code = f"0x{number:X}" if isinstance(number, int) else repr(number)
+            message = clipped(str(reply.get("ErrorMessage") or "no message"), 200)
+            code = f"0x{number:X}" if isinstance(number, int) else clipped(repr(number), 40)
             raise SourceError(f"the weather device at {self.base} refused {member}: error {code} ({message})")
