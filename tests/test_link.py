@@ -3,6 +3,9 @@ a silent and a late device (timeout, then retry), calibration, and an unplugged 
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from sim_support import running_pty_simulator
 from alpaca_focuser.celestron import commands as c
 from alpaca_focuser.celestron.faults import LinkClosed, NoReply
 from alpaca_focuser.celestron.link import AuxLink
+from alpaca_focuser.celestron.packet import FrameDecoder, Packet
 from alpaca_focuser.simulator import FocusMotor
 from alpaca_focuser.simulator.pty_server import PtySimulator
 
@@ -129,3 +133,30 @@ def test_unplug_and_replug_under_a_new_path(tmp_path: Path) -> None:
             assert link.request(c.get_position()) == 20000
     finally:
         simulator.stop()
+
+
+@pytest.mark.parametrize(
+    ("request_", "frames"),
+    [(c.goto_fast(30000), 1), (c.goto_slow(30000), 1), (c.move_positive(5), 1), (c.get_position(), 3), (c.stop(), 3)],
+    ids=["goto fast", "goto slow", "manual move", "a read", "a stop"],
+)
+def test_a_motion_command_that_gets_no_reply_is_sent_once_and_a_read_or_a_stop_again(request_: c.Request[object], frames: int) -> None:
+    """The real link on a bare pseudo-terminal whose other end only listens: what reaches the wire,
+    byte for byte, when nothing answers. A goto sent twice could reach a motor twice."""
+    controller, device = pty.openpty()
+    try:
+        with AuxLink(os.ttyname(device), baud=9600, timeout=0.05, tries=3) as link:
+            with pytest.raises(NoReply):
+                link.request(request_)
+            wire = b""
+            while True:
+                ready, _, _ = select.select([controller], [], [], 0.2)
+                if not ready:
+                    break
+                wire += os.read(controller, 4096)
+        sent = FrameDecoder().feed(wire)
+        expected = Packet(0x20, 0x12, request_.command, request_.data)
+        assert sent == [expected] * frames
+    finally:
+        os.close(controller)
+        os.close(device)

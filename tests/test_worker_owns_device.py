@@ -222,7 +222,7 @@ def test_halt_is_not_held_up_by_a_slow_settings_save():
     focuser = bench.focuser
     focuser.move(30000)
     bench.until_running()
-    saver = threading.Thread(target=focuser.set_backlash, args=(100, "out"))
+    saver = threading.Thread(target=focuser.configure, kwargs={"settle_ms": 100})
     saver.start()
     try:
         assert saving.wait(5)
