@@ -213,10 +213,12 @@ def test_halt_is_not_held_up_by_a_slow_settings_save():
 
     release = threading.Event()
     saving = threading.Event()
+    saved = threading.Event()
 
     def slow_save(_: settings_module.FocuserSettings) -> None:
         saving.set()
         release.wait(10)
+        saved.set()
 
     bench = make_bench(save=slow_save)
     focuser = bench.focuser
@@ -228,7 +230,7 @@ def test_halt_is_not_held_up_by_a_slow_settings_save():
         assert saving.wait(5)
         focuser.halt()
         assert not bench.motor.moving and not focuser.state.stop_pending
-        assert not release.is_set(), "the save finished first, so this proves nothing"
+        assert not saved.is_set(), "Halt waited for the save to finish"
     finally:
         release.set()
         saver.join(5)
