@@ -105,11 +105,12 @@ class Focuser(Protocol):
     def set_reverse(self, reverse: bool) -> None:
         """Change and save the direction mapping; refused while the focuser moves."""
 
-    def configure(self, **changes: object) -> None:
+    def configure(self, *, force: bool = False, **changes: object) -> None:
         """Save and apply user settings (port, baud, route, source, rtscts, name, reverse,
         backlash_steps, backlash_direction, settle_ms, step_size_um), values already validated; a
         change of port, baud, route, source or rtscts reconnects. Raises DriverError when saving
-        fails (then nothing changes)."""
+        fails (then nothing changes). A changed port is tried first: when it cannot be reached an
+        AlpacaError says why and the working connection stays, unless ``force`` saves it anyway."""
 
     def presets(self) -> list[Preset]: ...
 
