@@ -16,7 +16,7 @@ from typing import Any
 from ..config import ConfigError, ConfigFile, schema
 from ..config import locations as config_locations
 from ..limits import port_number
-from ..safe_text import shown
+from ..safe_text import install_log_escaping, shown
 from ..settings import LOG_LEVELS, FocuserSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     from ..server import AlpacaServer, ServerError  # here, so the other subcommands start without the server's imports
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_escaping()
     try:
         settings, config_file = load_settings(args)
     except ConfigError as error:

@@ -82,18 +82,6 @@ class Entry:
         empty = "text" if spec.allow_empty else "non-empty text"
         return f"{empty} of at most {spec.max_length} characters, without control characters"
 
-    @property
-    def range_text(self) -> str:
-        """The allowed values in a few words, for the README's table."""
-        if self.spec.rule or self.base is str and not self.spec.choices:
-            return {"port": "see below", "aux_address": "0x01 to 0xFF but 0x12"}.get(self.spec.rule, "text")
-        if self.spec.choices:
-            return ", ".join(f"`{choice}`" for choice in self.spec.choices)
-        if self.base is bool:
-            return "`true`, `false`"
-        low = f"above {number_text(self.spec.low)}" if self.spec.above_low else f"{number_text(self.spec.low)}"
-        return f"{low} to {number_text(self.spec.high)}"
-
 
 def number_text(value: float | None) -> str:
     """A bound as people write it: 65535, not 65535.0; 0.05 as it is."""
