@@ -14,6 +14,8 @@ from server_support import running_server
 from alpaca_focuser.celestron.faults import LinkClosed
 from alpaca_focuser.celestron.port_names import check_openable, port_problem
 from alpaca_focuser.celestron.routes import Route, open_link
+from alpaca_focuser.celestron.serial_lines import open_port
+from alpaca_focuser.celestron.usb_probe import identify, probe
 from alpaca_focuser.cli import serve
 from alpaca_focuser.config import schema, settings_table
 
@@ -83,6 +85,17 @@ def test_a_route_refuses_a_scheme_it_does_not_allow_before_opening_anything(tmp_
         open_link(Route(f"spy:///x?file={notes}"))
     with pytest.raises(LinkClosed, match="socket:// ports are not opened"):
         open_link(Route("socket://127.0.0.1:9", schemes=frozenset({"sim"})))
+    assert notes.read_text(encoding="utf-8") == "keep me"
+
+
+def test_every_opening_of_a_port_checks_its_scheme(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me", encoding="utf-8")
+    spy = f"spy:///x?file={notes}"
+    assert "not opened by this server" in probe(spy, timeout=0.1).reason
+    assert "not opened by this server" in identify(spy, timeout=0.1).description
+    with pytest.raises(ValueError, match="not opened by this server"):
+        open_port(spy, 9600, 0.1)
     assert notes.read_text(encoding="utf-8") == "keep me"
 
 
