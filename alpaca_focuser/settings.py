@@ -10,7 +10,7 @@ adding a setting is one entry here. Everything outside ``config/`` only sees pla
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -141,3 +141,13 @@ class ServerSettings:
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     focusers: list[FocuserSettings] = field(default_factory=lambda: [FocuserSettings()])
+
+
+def client_settings() -> tuple[str, ...]:
+    """The focuser settings a client may change at run time, in their declared order."""
+    return tuple(item.name for item in fields(FocuserSettings) if "spec" in item.metadata and item.metadata["spec"].client)
+
+
+def port_settings() -> tuple[str, ...]:
+    """The focuser settings whose change reopens the port (the focuser reconnects)."""
+    return tuple(item.name for item in fields(FocuserSettings) if "spec" in item.metadata and item.metadata["spec"].needs_port)

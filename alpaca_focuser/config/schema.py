@@ -31,6 +31,8 @@ from ..celestron.port_names import port_problem
 from ..passwords import hash_problem
 from ..safe_text import has_controls, shown
 from ..settings import FocuserSettings, ServerSettings, Spec
+from ..settings import client_settings as client_settings  # declared in settings.py, where the device model reads them too
+from ..settings import port_settings as port_settings
 from ..temperature.sources import SPEC_HELP, parse_spec
 
 Origin = Literal["the configuration file", "the command line", "a client"]
@@ -135,16 +137,6 @@ def entry(table: Table, name: str) -> Entry:
 
 def names(table: Table) -> tuple[str, ...]:
     return tuple(found.name for found in entries(table))
-
-
-def client_settings() -> tuple[str, ...]:
-    """The focuser settings a client may change at run time, in their declared order."""
-    return tuple(found.name for found in entries("focuser") if found.spec.client)
-
-
-def port_settings() -> tuple[str, ...]:
-    """The focuser settings whose change reopens the port."""
-    return tuple(found.name for found in entries("focuser") if found.spec.needs_port)
 
 
 # ----------------------------------------------------------------- named rules
