@@ -36,6 +36,7 @@ from .device import CelestronFocuser
 from .device.journal import MotionJournal
 from .network import mdns
 from .network.responder import DiscoveryResponder, DiscoveryUnavailable
+from .safe_text import install_log_escaping
 from .settings import FocuserSettings, Settings, file_stem
 from .temperature.assembly import create_service
 from .temperature.service import TemperatureService
@@ -53,6 +54,7 @@ class AlpacaServer:
     """The whole server in one object, so tests can run it in-process on a free port."""
 
     def __init__(self, settings: Settings, config_file: ConfigFile | None = None, new_config: Path | None = None) -> None:
+        install_log_escaping()  # a name or port a client sent can never start a line of its own in the log
         self.settings = settings
         self.config_file = config_file
         self.new_config = new_config  # where to create a file when a client changes a setting and there is none

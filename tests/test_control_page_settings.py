@@ -22,6 +22,7 @@ from server_support import running_server, sim_port
 from sim_support import running_pty_simulator
 from test_actions import saved_focuser, server_from_config, write_config
 
+from alpaca_focuser.errors import NotConnected
 from alpaca_focuser.settings import FocuserSettings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -75,7 +76,7 @@ def test_a_bad_value_is_shown_next_to_its_field_and_nothing_changes(page, tmp_pa
         page.fill("#field-settle_ms", "300")
         page.fill("#field-backlash_steps", "70000")
         page.click("#settings-form button[type=submit]")
-        expect(page.locator("#error-backlash_steps")).to_contain_text("backlash_steps is 70000, but it must be a whole number from 0 to 65535")
+        expect(page.locator("#error-backlash_steps")).to_contain_text("70000 is not accepted; it must be a whole number from 0 to 65535")
         expect(page.locator("#saved")).to_have_text("")
 
         page.fill("#field-backlash_steps", "10")
@@ -87,6 +88,57 @@ def test_a_bad_value_is_shown_next_to_its_field_and_nothing_changes(page, tmp_pa
 
         assert config_path.read_bytes() == before
         assert action(server.url, "Settings") == settings
+
+
+def test_every_bad_value_is_shown_beside_its_field_at_once(page, tmp_path):
+    config_path = write_config(tmp_path)
+    with server_from_config(config_path) as server:
+        before = config_path.read_bytes()
+        open_settings(page, server.url)
+        page.fill("#field-name", "   ")
+        page.select_option("#field-port", "")
+        page.fill("#field-port-other", "socket://192.168.1.50:2000")
+        page.fill("#field-backlash_steps", "70000")
+        page.fill("#field-settle_ms", "-5")
+        page.fill("#field-step_size_um", "0")
+        page.click("#settings-form button[type=submit]")
+        expect(page.locator("#error-name")).to_contain_text("it must be non-empty text")
+        expect(page.locator("#error-port")).to_contain_text("socket:// and rfc2217:// ports may be set in the configuration file")
+        expect(page.locator("#error-backlash_steps")).to_contain_text("from 0 to 65535")
+        expect(page.locator("#error-settle_ms")).to_contain_text("-5 is not accepted")
+        expect(page.locator("#error-step_size_um")).to_contain_text("above 0")
+        expect(page.locator("#error-form")).to_contain_text("Nothing was changed, because 5 settings are not accepted")
+        expect(page.locator("#saved")).to_have_text("")
+        assert config_path.read_bytes() == before
+
+
+def test_a_port_the_focuser_cannot_be_reached_on_is_saved_only_when_asked(page, tmp_path):
+    config_path = write_config(tmp_path)
+    with server_from_config(config_path) as server:
+        focuser = server.focusers[0]
+        original = focuser.configure
+
+        def configure(force: bool = False, **changes: Any) -> None:
+            """As the device's contract has it: a new port is tried first, and saved anyway only with force."""
+            if "port" in changes and not force:
+                raise NotConnected(f"Could not reach the focuser on {changes['port']}: no such port. It stays on its working port.")
+            try:
+                original(**changes)
+            except NotConnected:
+                pass
+
+        focuser.configure = configure  # type: ignore[method-assign]
+        open_settings(page, server.url)
+        page.select_option("#field-port", "")
+        page.fill("#field-port-other", "/dev/ttyNO-SUCH-PORT")
+        page.click("#settings-form button[type=submit]")
+        expect(page.locator("#error-form")).to_contain_text("Could not reach the focuser on /dev/ttyNO-SUCH-PORT")
+        expect(page.locator("#saved")).to_have_text("")
+        assert saved_focuser(config_path)["port"] != "/dev/ttyNO-SUCH-PORT"
+        page.click("#force")
+        expect(page.locator("#saved")).to_contain_text("Saved, but cannot reach /dev/ttyNO-SUCH-PORT: ")
+        expect(page.locator("#force-row")).to_be_hidden()
+        assert saved_focuser(config_path)["port"] == "/dev/ttyNO-SUCH-PORT"
 
 
 def test_the_port_list_shows_the_pty_and_a_new_port_reconnects(page, tmp_path):
@@ -101,14 +153,15 @@ def test_the_port_list_shows_the_pty_and_a_new_port_reconnects(page, tmp_path):
             listed = page.locator(f"#field-port option[value='{first_path}']")
             expect(listed).to_contain_text("the focuser, connected")
 
+            second_device = os.path.realpath(second_path)  # a client may name a device under /dev, not a link elsewhere
             page.select_option("#field-port", "")
-            page.fill("#field-port-other", second_path)
+            page.fill("#field-port-other", second_device)
             page.click("#settings-form button[type=submit]")
             expect(page.locator("#saved")).to_have_text("Saved.")
-            wait_for(lambda: (info := action(server.url, "FocuserInfo"))["connected"] and info["port"] == second_path, 15, "the focuser to reconnect on the new port")
+            wait_for(lambda: (info := action(server.url, "FocuserInfo"))["connected"] and info["port"] == second_device, 15, "the focuser to reconnect on the new port")
             wait_for(lambda: action(server.url, "FocuserInfo")["raw_position"] == second_motor.position, 10, "a position read from the new port")
-            expect(page.locator("#connection-state")).to_contain_text(second_path)
-        assert saved_focuser(config_path)["port"] == second_path
+            expect(page.locator("#connection-state")).to_contain_text(second_device)
+        assert saved_focuser(config_path)["port"] == second_device
 
 
 def test_a_focuser_on_a_wrong_port_is_connected_by_picking_another(page):

@@ -288,8 +288,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("FocuserInfo", _no_parameters, _focuser_info, NONE, False),
     Action("Ports", _no_parameters, lambda device, _: settings_actions.ports(device), NONE, False),
     Action("Settings", _no_parameters, lambda device, _: settings_actions.settings_now(device), NONE, False),
-    Action("SetSettings", settings_actions.parse_changes, settings_actions.set_settings,
-           '{"port": "/dev/ttyACM0", "backlash_steps": 120} with any of name, port, baud, reverse, backlash_steps, backlash_direction, settle_ms, step_size_um (baud and step_size_um may be null: the usual baud rate, an unknown step size)', False),
+    Action("SetSettings", settings_actions.parse_changes, settings_actions.set_settings, settings_actions.USAGE, False),
 )
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from ..device import Focuser
 from ..errors import AlpacaError, InvalidOperation
-from ..textsafe import printable
+from ..safe_text import escape_controls
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class ConnectionControl:
             record = self._record(client)
             record.last_seen = self._clock()
             record.address = address or record.address
-            record.agent = printable(agent[:120]) or record.agent
+            record.agent = escape_controls(agent[:120]) or record.agent
             if lease_s is not None:
                 record.lease_s = max(LEASE_MIN_S, lease_s)
             if uses and not record.holds and not record.left and self._device.state.connected and self._holders() < MAX_CLIENTS:

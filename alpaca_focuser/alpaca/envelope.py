@@ -13,6 +13,7 @@ from ..errors import AlpacaError
 
 # One encoder for every reply: compact, and never NaN (not JSON).
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 NO_VALUE: Any = object()  # marks a PUT member that returns nothing, so the reply has no Value
 
 
@@ -47,10 +48,13 @@ def envelope(
 def send_json(resp: falcon.Response, body: dict[str, Any]) -> None:
     resp.status = falcon.HTTP_200
     resp.content_type = falcon.MEDIA_JSON
-    resp.text = _ENCODER.encode(body)
+    try:
+        resp.data = _ENCODER.encode(body).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a client, which UTF-8 cannot carry but JSON's \\u escape can
+        resp.data = _ASCII_ENCODER.encode(body).encode("ascii")
 
 
 def send_text(resp: falcon.Response, status: str, message: str) -> None:
     resp.status = status
     resp.content_type = falcon.MEDIA_TEXT
-    resp.text = message
+    resp.data = message.encode("utf-8", "backslashreplace")  # a lone surrogate a client sent is shown, not a failure

@@ -7,12 +7,12 @@ which focusers it has, and for each one whether it is connected, and if not, why
 from __future__ import annotations
 
 import datetime
-from html import escape
 
 import falcon
 
 from .. import __version__
 from ..device import FocuserState
+from ..safe_text import html_text
 from .management import ServerInfo
 from .protocol import BadRequest, parse_device_number
 from .served import ServedDevice
@@ -25,8 +25,8 @@ def page(title: str, body: str, scripts: tuple[str, ...] = ()) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{escape(title)}</title><link rel=\"stylesheet\" href=\"/web/style.css\"></head>"
-        f"<body><script src=\"/web/night.js\"></script><header class=\"bar\"><h1>{escape(title)}</h1>"
+        f"<title>{html_text(title)}</title><link rel=\"stylesheet\" href=\"/web/style.css\"></head>"
+        f"<body><script src=\"/web/night.js\"></script><header class=\"bar\"><h1>{html_text(title)}</h1>"
         "<button id=\"night\" type=\"button\" aria-pressed=\"false\" title=\"Red night-vision mode\">Night</button></header>"
         f"<main class=\"page\">{body}</main>{tags}</body></html>\n"
     )
@@ -34,7 +34,7 @@ def page(title: str, body: str, scripts: tuple[str, ...] = ()) -> str:
 
 def rows(items: list[tuple[str, str]]) -> str:
     """A two-column table; the values are HTML already, the labels are escaped here."""
-    return "<table class=\"status\">" + "".join(f"<tr><th>{escape(label)}</th><td>{value}</td></tr>" for label, value in items) + "</table>"
+    return "<table class=\"status\">" + "".join(f"<tr><th>{html_text(label)}</th><td>{value}</td></tr>" for label, value in items) + "</table>"
 
 
 def send_html(resp: falcon.Response, status: str, html: str) -> None:
@@ -50,18 +50,18 @@ class ServerSetupPage:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         info = self._info
-        addresses = "<br>".join(escape(address) for address in info.addresses()) or "none found"
+        addresses = "<br>".join(html_text(address) for address in info.addresses()) or "none found"
         discovery = f"UDP port {info.discovery_port}" if info.discovery_port is not None else "off"
         server = rows([
-            ("Server", escape(info.name)),
-            ("Location", escape(info.location)),
-            ("Version", f"alpaca-focuser {escape(__version__)}"),
+            ("Server", html_text(info.name)),
+            ("Location", html_text(info.location)),
+            ("Version", f"alpaca-focuser {html_text(__version__)}"),
             ("Addresses", addresses),
-            ("Alpaca discovery", escape(discovery)),
+            ("Alpaca discovery", html_text(discovery)),
             ("mDNS advertisement", "on" if info.mdns else "off"),
         ])  # fmt: skip
         listing = "".join(
-            f"<tr><td>{escape(served.label)}</td><td>{escape(served.device.name)}</td>"
+            f"<tr><td>{html_text(served.label)}</td><td>{html_text(served.device.name)}</td>"
             f"<td>{connection_text(served)}</td>"
             f"<td><a href=\"/control/v1/{served.device_type}/{served.number}/\">control</a> · "
             f"<a href=\"/setup/v1/{served.device_type}/{served.number}/setup\">settings</a></td></tr>"
@@ -104,8 +104,8 @@ def find_served(devices: dict[str, list[ServedDevice]], device_type: str, device
 
 def send_no_such_device(resp: falcon.Response, status: str, device_type: str, device_number: str, listing: str, listing_name: str) -> None:
     message = (
-        f"<p>This server has no {escape(device_type)} {escape(device_number)}. "
-        f"The devices it has are listed on <a href=\"{listing}\">{escape(listing_name)}</a>.</p>"
+        f"<p>This server has no {html_text(device_type)} {html_text(device_number)}. "
+        f"The devices it has are listed on <a href=\"{listing}\">{html_text(listing_name)}</a>.</p>"
     )
     send_html(resp, status, page("No such device", message))
 
@@ -117,7 +117,7 @@ def connection_text(served: ServedDevice) -> str:
     if state.connected:
         return "<span class=\"good\">connected</span>"
     reason = served.disconnected_reason
-    return "<span class=\"bad\">not connected</span>" + (f": {escape(reason)}" if reason else "")
+    return "<span class=\"bad\">not connected</span>" + (f": {html_text(reason)}" if reason else "")
 
 
 def device_rows(served: ServedDevice) -> str:
@@ -125,21 +125,21 @@ def device_rows(served: ServedDevice) -> str:
     failure = served.connection.last_failure
     items = [
         ("Connection", connection_text(served)),
-        ("Port", escape(state.port)),
-        ("Firmware", escape(state.firmware) or "not read yet"),
+        ("Port", html_text(state.port)),
+        ("Firmware", html_text(state.firmware) or "not read yet"),
         ("Position", f"{state.position} (device count {state.raw_position})" if state.connected else "unknown (not connected)"),
         ("Moving", ("yes" if state.moving else "no") if state.connected else "unknown (not connected)"),
         ("Limits", limits_text(state)),
         ("Calibration", calibration_text(state)),
         ("Step size", f"{served.device.step_size_um} µm" if served.device.step_size_um else "not set (step_size_um)"),
-        ("UniqueID", escape(served.device.unique_id)),
+        ("UniqueID", html_text(served.device.unique_id)),
         *temperature_rows(served),
     ]
     if failure is not None:
         when = datetime.datetime.fromtimestamp(failure.at).strftime("%Y-%m-%d %H:%M:%S")
-        items.append(("Last failed Connect", f"<span class=\"bad\">{escape(when)}: {escape(failure.message)}</span>"))
+        items.append(("Last failed Connect", f"<span class=\"bad\">{html_text(when)}: {html_text(failure.message)}</span>"))
     elif state.last_error:
-        items.append(("Last problem", f"<span class=\"bad\">{escape(state.last_error)}</span>"))
+        items.append(("Last problem", f"<span class=\"bad\">{html_text(state.last_error)}</span>"))
     return rows(items) + "<p><a href=\"/setup\">All devices</a></p>"
 
 
@@ -149,13 +149,13 @@ def temperature_rows(served: ServedDevice) -> list[tuple[str, str]]:
     if service is None:
         return [("Temperature", "no source (the temperature setting)")]
     health = service.health()
-    reading = escape(health.message) if health.ok else f'<span class="bad">{escape(health.status)}: {escape(health.message)}</span>'
+    reading = html_text(health.message) if health.ok else f'<span class="bad">{html_text(health.status)}: {html_text(health.message)}</span>'
     compensation = service.status()["tempcomp"]
     coefficient = f"{compensation['steps_per_c']} steps per °C" if compensation["available"] else "no coefficient yet"
     page_link = f'<a href="/web/temperature.html?focuser={served.number}">focus log and coefficient</a>'
     return [
-        ("Temperature", f"{reading} ({escape(health.source)})"),
-        ("Temperature compensation", f"{escape(compensation['state'])}; {escape(coefficient)}; {page_link}"),
+        ("Temperature", f"{reading} ({html_text(health.source)})"),
+        ("Temperature compensation", f"{html_text(compensation['state'])}; {html_text(coefficient)}; {page_link}"),
     ]
 
 
@@ -168,6 +168,6 @@ def limits_text(state: FocuserState) -> str:
 def calibration_text(state: FocuserState) -> str:
     status = state.calibration
     if status.running:
-        return f"running for {status.elapsed_s:.0f} s: {escape(status.message)}"
+        return f"running for {status.elapsed_s:.0f} s: {html_text(status.message)}"
     text = "calibrated" if status.calibrated else "<span class=\"bad\">not calibrated</span>"
-    return text + (f" ({escape(status.message)})" if status.message else "")
+    return text + (f" ({html_text(status.message)})" if status.message else "")

@@ -1,80 +1,105 @@
 """The connection and user settings as vendor Actions: ``Ports``, ``Settings`` and ``SetSettings``.
 
 The settings form and the control page are ordinary Alpaca clients, so what they need beyond the
-standard members comes through Actions that any client (a script, curl) can use too. Values are
-checked by the configuration file's own rules before the device is asked to save them, so a bad
-value is refused with a message naming the field, and nothing changes.
+standard members comes through Actions that any client (a script, curl) can use too. What a client
+may change, and what each value must be, comes from the settings schema (config/schema.py), as a
+client sends it: every value is checked first, and every problem is answered at once, one
+``FIELD: problem`` line each, with nothing changed. Then the device tries and saves the change as
+one transaction (a new port is tried before it is saved, unless ``force``).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from ..celestron.usb_probe import STABLE_PORT, list_ports
-from ..config import check_focuser_setting
+from ..config import schema
 from ..device import Focuser
 from ..errors import InvalidValue
-from ..settings import Direction
+from ..safe_text import escape_controls
 
-EDITABLE = ("name", "port", "route", "rtscts", "baud", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um", "client_lease_s")
-NULLABLE = ("baud", "step_size_um")  # null: the route's usual baud rate; an unknown step size
 SPECIAL_PORTS = (
     ("auto", "find the focuser by its USB id 15A2:A50F at every connect"),
     ("sim://", "the built-in simulated focuser, to try the server without hardware"),
 )
+TRANSACTION_KEYS = ("settings", "force")
+
+
+def _usage() -> str:
+    nullable = [found.name for found in schema.entries("focuser") if found.spec.client and found.nullable]
+    return (
+        '{"port": "/dev/ttyACM0", "backlash_steps": 120}, or {"settings": {...}, "force": true} to save a port even when it '
+        f"cannot be reached now; the settings are {', '.join(schema.client_settings())} ({' and '.join(nullable)} may be null: "
+        "the route's usual speed, an unknown step size)"
+    )
+
+
+USAGE = _usage()
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """What SetSettings was asked: checked values by setting name, and whether to force a port."""
+
+    settings: dict[str, Any]
+    force: bool = False
 
 
 def settings_now(device: Focuser) -> dict[str, Any]:
-    """The editable settings as they are in force (and saved)."""
-    saved = getattr(device, "settings", None)
-    steps, direction = device.backlash
-    return {
-        "name": device.name,
-        "port": getattr(saved, "port", device.state.port),
-        "route": getattr(saved, "route", "usb"),
-        "rtscts": getattr(saved, "rtscts", False),
-        "baud": getattr(saved, "baud", None),
-        "reverse": device.reverse,
-        "backlash_steps": steps,
-        "backlash_direction": Direction(direction).value,
-        "settle_ms": getattr(saved, "settle_ms", None),
-        "step_size_um": device.step_size_um,
-        "client_lease_s": getattr(saved, "client_lease_s", None),
-    }
+    """The settings a client may change, as they are in force (and saved)."""
+    saved = device.settings
+    return {name: _plain(getattr(saved, name)) for name in schema.client_settings()}
 
 
-def parse_changes(value: Any) -> dict[str, Any]:
-    """A JSON object of settings to change, each checked by the configuration's rule.
+def parse_changes(value: Any) -> SettingsChange:
+    """SetSettings' Parameters: the settings object, or ``{"settings": {...}, "force": true}``.
 
-    ``baud`` and ``step_size_um`` may be null (the route's usual baud rate; unknown). Raises
-    InvalidValue naming the first bad field, in the form ``SetSettings: FIELD is ..., but it must
-    be ...`` that the settings form places next to the field.
+    Raises InvalidValue whose message is a first line, then one ``FIELD: problem`` line for every
+    bad field, which the settings form places next to each field.
     """
     if not isinstance(value, dict) or not value:
-        raise InvalidValue(f'SetSettings: expected a JSON object of settings like {{"backlash_steps": 120}}; the settings are {", ".join(EDITABLE)}. Nothing was changed.')
+        raise InvalidValue(f"SetSettings: expected a JSON object of settings, like {USAGE}. Nothing was changed.")
+    keys = {str(key).strip().lower(): item for key, item in value.items()}
+    force: Any = False
+    if "settings" in keys:
+        unknown = sorted(set(keys) - set(TRANSACTION_KEYS))
+        force = keys.get("force", False)
+        value = keys["settings"]
+        if unknown or not isinstance(force, bool) or not isinstance(value, dict) or not value:
+            raise InvalidValue(f'SetSettings: with "settings", give only "settings" (a JSON object) and "force" (true or false), like {USAGE}. '
+                               "Nothing was changed.")
+    problems: list[str] = []
     changes: dict[str, Any] = {}
     for key, item in value.items():
-        field = str(key).strip().lower()
-        if field not in EDITABLE:
-            raise InvalidValue(f"SetSettings: {key} is not a setting that can be changed here; the settings are {', '.join(EDITABLE)}. Nothing was changed.")
-        if field in NULLABLE and item is None:
-            changes[field] = None
-            continue
-        if field in ("name", "port") and isinstance(item, str):
-            item = item.strip()
-        try:
-            changes[field] = check_focuser_setting(field, item)
-        except ValueError as exc:
-            raise InvalidValue(f"SetSettings: {exc}. Nothing was changed.") from None
-    return changes
+        name = str(key).strip().lower()
+        if name in schema.client_settings():
+            changes[name] = item.strip() if isinstance(item, str) else item
+        elif name in schema.names("focuser") or name == "presets":
+            problems.append(f"{name}: may be changed only in the configuration file, not by a client")
+        else:
+            problems.append(f"{escape_controls(str(key))[:40]}: not a setting; the settings a client may change are {', '.join(schema.client_settings())}")
+    try:
+        checked = schema.check("focuser", changes, schema.CLIENT)
+    except schema.SettingsRefused as refused:
+        problems += [problem.for_client() for problem in refused.problems]
+    if problems:
+        count = "a setting is" if len(problems) == 1 else f"{len(problems)} settings are"
+        raise InvalidValue(f"SetSettings: Nothing was changed, because {count} not accepted:\n" + "\n".join(problems))
+    return SettingsChange(checked, force)
 
 
-def set_settings(device: Focuser, changes: dict[str, Any]) -> dict[str, Any]:
-    """Apply only what differs, so saving an unchanged form never reconnects the focuser."""
+def set_settings(device: Focuser, change: SettingsChange) -> dict[str, Any]:
+    """Apply only what differs, so saving an unchanged form never reconnects the focuser.
+
+    The device tries a changed port before it saves anything; it raises an Alpaca error that says
+    what failed and keeps the working connection, unless ``force`` asks it to save the port anyway.
+    """
     current = settings_now(device)
-    different = {key: value for key, value in changes.items() if current.get(key) != _plain(value)}
-    note = device.configure(**different) if different else ""
+    different = {key: value for key, value in change.settings.items() if current.get(key) != _plain(value)}
+    note = device.configure(force=change.force, **different) if different else ""
     result = settings_now(device)
     if note:
         result["note"] = note
@@ -82,7 +107,7 @@ def set_settings(device: Focuser, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, Direction) else value
+    return value.value if isinstance(value, Enum) else value
 
 
 def _same_port(a: str, b: str) -> bool:

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from .commands import DeviceId, Request
-from .faults import NoReply
+from .faults import LinkClosed, NoReply
 from .link import DEFAULT_BAUD, AuxLink, LinkStats
+from .port_names import OPENABLE_SCHEMES, check_openable
 
 T = TypeVar("T")
 
@@ -56,6 +57,7 @@ class Route:
     route: str = USB
     source: int = DeviceId.APP  # our AUX address; 0x22 when another program already uses 0x20
     rtscts: bool = False  # raise RTS and wait for CTS around each write (a mount's AUX/PC port)
+    schemes: frozenset[str] = OPENABLE_SCHEMES  # the URL schemes this port may use (CLIENT_SCHEMES for a client's port)
 
     def __post_init__(self) -> None:
         if self.route not in ROUTE_BAUDS:
@@ -68,8 +70,13 @@ class Route:
 
 
 def open_link(route: Route) -> Link:
-    """A link to the focuser, open; raises ``AuxError`` when the port cannot be found or opened."""
+    """A link to the focuser, open; raises ``AuxError`` when the port cannot be found or opened,
+    or when it uses a URL scheme outside ``route.schemes`` (then nothing is opened)."""
     url = route.port
+    try:
+        check_openable(url, route.schemes)
+    except ValueError as exc:
+        raise LinkClosed(f"cannot open {url}: {exc}") from None
     if url == "auto":
         from .usb_probe import PortNotFound, find_focuser
 

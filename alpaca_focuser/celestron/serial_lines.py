@@ -15,6 +15,8 @@ import time
 
 import serial
 
+from .port_names import check_openable
+
 log = logging.getLogger(__name__)
 
 CTS_WAIT_S = 0.1  # how long the board may take to grant the line after RTS is raised
@@ -26,7 +28,10 @@ class HandshakeFailed(serial.SerialException):
 
 
 def open_port(url: str, baud: int, timeout: float, *, rtscts: bool = False) -> serial.Serial:
-    """Open ``url`` without resetting what is behind it; with ``rtscts``, RTS starts low."""
+    """Open ``url`` without resetting what is behind it; with ``rtscts``, RTS starts low.
+
+    Raises ValueError, before pyserial sees it, for a URL scheme this server does not open."""
+    check_openable(url)
     port = serial.serial_for_url(url, baudrate=baud, timeout=timeout, write_timeout=timeout, do_not_open=True)
     if rtscts:
         port.rts = False

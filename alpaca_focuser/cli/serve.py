@@ -8,14 +8,16 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
-from ..config import LOG_LEVELS, ConfigError, ConfigFile
+from ..config import ConfigError, ConfigFile, schema
 from ..config import locations as config_locations
 from ..limits import port_number
-from ..settings import ROUTE_NAMES, FocuserSettings, Settings
+from ..safe_text import install_log_escaping, shown
+from ..settings import LOG_LEVELS, FocuserSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +28,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"configuration file (default: ${config_locations.ENV_VAR}, else ./config.toml, else {config_locations.user_config_path()}, "
         f"else {config_locations.system_config_path()}; with none, one simulated focuser)",
     )
-    parser.add_argument("--port", metavar="URL", action="append", help="where the focuser is: /dev/ttyACM0, COM5, socket://HOST:PORT, rfc2217://HOST:PORT, sim:// or auto; repeat for focusers 1, 2, ...")
-    parser.add_argument("--route", choices=ROUTE_NAMES, help="how focuser 0 is reached: usb (its own USB port), mount (the mount's AUX bus: its USB port, an AUX/PC cable or WiFi) or hc (a hand controller's pass-through)")
-    parser.add_argument("--http-port", metavar="N", type=port_number(0), help="TCP port of the Alpaca API and setup pages (default 11111; 0 picks a free one)")
-    parser.add_argument("--bind", metavar="ADDR", help="address to listen on: 0.0.0.0 (every IPv4 interface, the default), :: (IPv6 too) or 127.0.0.1 (this computer only)")
-    parser.add_argument("--discovery-port", metavar="N", type=port_number(1), help="UDP port of Alpaca discovery (default 32227)")
+    parser.add_argument("--port", metavar="URL", action="append", type=_checked("focuser", "port"),
+                        help=f"{_help('focuser', 'port')}; repeat for focusers 1, 2, ...")
+    parser.add_argument("--route", metavar="ROUTE", type=_checked("focuser", "route"), help=f"for focuser 0, {_help('focuser', 'route')}")
+    parser.add_argument("--http-port", metavar="N", type=port_number(0), help=f"{_help('server', 'http_port')} (default 11111; 0 picks a free one)")
+    parser.add_argument("--bind", metavar="ADDR", type=_checked("server", "bind"), help=f"{_help('server', 'bind')} (default 0.0.0.0)")
+    parser.add_argument("--discovery-port", metavar="N", type=port_number(1), help=f"{_help('server', 'discovery_port')} (default 32227)")
     parser.add_argument("--no-discovery", action="store_true", help="do not answer Alpaca discovery")
     parser.add_argument("--no-mdns", action="store_true", help="do not advertise the server on mDNS/Bonjour")
-    parser.add_argument("--log-level", metavar="LEVEL", type=_log_level, help=f"how much to log: {', '.join(LOG_LEVELS)} (any case)")
+    parser.add_argument("--log-level", metavar="LEVEL", type=_checked("server", "log_level"),
+                        help=f"{_help('server', 'log_level')}: {', '.join(LOG_LEVELS)} (any case)")
 
 
-def _log_level(text: str) -> str:
-    if text.upper() not in LOG_LEVELS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
-    return text.upper()
+def _help(table: schema.Table, name: str) -> str:
+    return schema.entry(table, name).spec.help
+
+
+def _checked(table: schema.Table, name: str) -> Callable[[str], Any]:
+    """An argparse type that checks a value by the settings schema, as the command line's owner may set it."""
+
+    def parse(text: str) -> Any:
+        try:
+            return schema.check_one(table, name, text, schema.COMMAND_LINE)
+        except schema.SettingsRefused as refused:
+            raise argparse.ArgumentTypeError(f"{shown(text)} is not accepted: it must be {refused.problems[0].must_be}") from None
+
+    return parse
 
 
 def load_settings(args: argparse.Namespace) -> tuple[Settings, ConfigFile | None]:
@@ -126,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     from ..server import AlpacaServer, ServerError  # here, so the other subcommands start without the server's imports
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_escaping()
     try:
         settings, config_file = load_settings(args)
     except ConfigError as error:

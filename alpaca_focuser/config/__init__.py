@@ -9,13 +9,10 @@ survive, through a temp file and a rename so that a crash or a full disk never l
 
 from .file import ConfigFile
 from .reading import parse_settings
-from .rules import FOCUSER_RULES, LOG_LEVELS, SERVER_RULES, ConfigError, check_focuser_setting
+from .rules import ConfigError, check_focuser_setting
 from .saving import atomic_write, remove_interrupted_saves
 
 __all__ = [
-    "FOCUSER_RULES",
-    "LOG_LEVELS",
-    "SERVER_RULES",
     "ConfigError",
     "ConfigFile",
     "atomic_write",

@@ -8,6 +8,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ import tomlkit
 import tomlkit.exceptions
 from tomlkit.items import AoT, Array, Table
 
-from ..settings import Direction, FocuserSettings, Preset, Settings
+from ..settings import FocuserSettings, Preset, Settings
+from . import schema
 from .reading import _read_text, parse_settings
-from .rules import FOCUSER_RULES, PRESET_KEYS, PRESET_RULES, RUN_TIME_FIELDS, ConfigError, Rule, _Invalid, _show, _text
+from .rules import PRESET_KEYS, RUN_TIME_FIELDS, ConfigError, _show, preset_problem
 from .saving import _save_lock, atomic_write, remove_interrupted_saves
 
 log = logging.getLogger(__name__)
@@ -60,22 +62,21 @@ def _apply_presets(table: Table, presets: list[Preset]) -> None:
 
 
 def _apply_focuser(table: Table, focuser: FocuserSettings) -> None:
-    defaults = FocuserSettings()
-    for key in ("name", "port", "route", "source", "rtscts", "settle_ms"):
-        _set_if_changed(table, key, getattr(focuser, key), getattr(defaults, key))
-    if focuser.baud is None:
-        table.pop("baud", None)  # no baud key: the route's own speed
-    else:
-        _set_if_changed(table, "baud", focuser.baud, None)
-    if focuser.step_size_um is None:
-        table.pop("step_size_um", None)  # TOML has no "unknown": an unknown step size is a missing key
-    else:
-        _set_if_changed(table, "step_size_um", focuser.step_size_um, None)
-    _set_if_changed(table, "reverse", focuser.reverse, defaults.reverse)
-    _set_if_changed(table, "backlash_steps", focuser.backlash_steps, defaults.backlash_steps)
-    _set_if_changed(table, "backlash_direction", focuser.backlash_direction.value, defaults.backlash_direction.value)
-    _set_if_changed(table, "unique_id", focuser.unique_id, defaults.unique_id)
+    """Write the settings a save keeps; a key left at its default and absent stays absent, and a
+    setting with no value (baud, step_size_um) is a missing key, as TOML has no "unknown"."""
+    for name in RUN_TIME_FIELDS:
+        if name == "presets":
+            continue
+        value, default = getattr(focuser, name), schema.entry("focuser", name).default
+        if value is None:
+            table.pop(name, None)
+        else:
+            _set_if_changed(table, name, _plain(value), _plain(default))
     _apply_presets(table, focuser.presets)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
 def _apply_tempcomp(table: Table, focuser: FocuserSettings) -> None:
@@ -84,21 +85,19 @@ def _apply_tempcomp(table: Table, focuser: FocuserSettings) -> None:
 
 def _check_run_time_values(index: int, focuser: FocuserSettings, path: Path) -> None:
     """Refuse to write what the next load would reject."""
-    checks: list[tuple[str, Any, Rule]] = [
-        ("reverse", focuser.reverse, FOCUSER_RULES["reverse"]),
-        ("backlash_steps", focuser.backlash_steps, FOCUSER_RULES["backlash_steps"]),
-        ("unique_id", focuser.unique_id, _text()),
-    ]
-    for preset in focuser.presets:
-        checks += [(f"preset {key}", getattr(preset, key), PRESET_RULES[key]) for key in PRESET_KEYS]
     problems = []
-    for name, value, rule in checks:
-        try:
-            rule.check(value)
-        except _Invalid as exc:
-            problems.append(f"{name} is {_show(value)} but must be {exc}")
-    if not isinstance(focuser.backlash_direction, Direction):
-        problems.append(f"backlash_direction is {focuser.backlash_direction!r} but must be one of in, out, none")
+    values = {name: getattr(focuser, name) for name in RUN_TIME_FIELDS if name != "presets"}
+    try:
+        schema.check("focuser", values, schema.FILE)
+    except schema.SettingsRefused as refused:
+        problems += [f"{problem.name} is {_show(problem.value)} but must be {problem.must_be}" for problem in refused.problems]
+    if not focuser.unique_id:
+        problems.append("unique_id is empty")
+    for preset in focuser.presets:
+        for key in PRESET_KEYS:
+            problem = preset_problem(key, getattr(preset, key))
+            if problem:
+                problems.append(f"preset {key} is {_show(getattr(preset, key))} but must be {problem}")
     slots = [preset.slot for preset in focuser.presets]
     if len(slots) != len(set(slots)):
         problems.append(f"preset slots {slots} are not all different")
@@ -158,9 +157,9 @@ class ConfigFile:
         if not 0 <= index < len(self.settings.focusers):
             raise IndexError(f"there is no focuser {index} in {self.path}; it has {len(self.settings.focusers)}")
         try:
-            value = FOCUSER_RULES["tempcomp_steps_per_c"].check(steps_per_c)
-        except _Invalid as exc:
-            raise ConfigError(f"not saving tempcomp_steps_per_c = {steps_per_c} to {self.path}: it must be {exc}.", path=self.path) from None
+            value = schema.check_one("focuser", "tempcomp_steps_per_c", steps_per_c)
+        except schema.SettingsRefused as refused:
+            raise ConfigError(f"not saving tempcomp_steps_per_c = {steps_per_c} to {self.path}: it must be {refused.problems[0].must_be}.", path=self.path) from None
         with self._lock:
             focuser = dataclasses.replace(self.settings.focusers[index], tempcomp_steps_per_c=value)
             self._write({index: focuser}, f"the temperature coefficient of focuser {index + 1}", _apply_tempcomp)

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..settings import FocuserSettings, Preset, ServerSettings, Settings
+from . import schema
 from .lines import _LineFinder
-from .rules import FOCUSER_RULES, PRESET_KEYS, PRESET_RULES, SERVER_RULES, ConfigError, KeyPath, Rule, _Invalid, _show
+from .rules import PRESET_KEYS, ConfigError, KeyPath, _show, preset_problem
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,8 @@ class _Reader:
         server_data = data.get("server", {})
         if not isinstance(server_data, dict):
             raise self.fail(("server",), "server must be a table", "Write it as a [server] section header followed by its keys.")
-        self.reject_unknown(server_data, tuple(SERVER_RULES), ("server",), "in [server]")
-        server = ServerSettings(**self.fields(server_data, SERVER_RULES, ("server",), "[server]"))
+        self.reject_unknown(server_data, schema.names("server"), ("server",), "in [server]")
+        server = ServerSettings(**self.fields(server_data, "server", ("server",), "[server]"))
 
         focuser_data = data.get("focuser")
         if isinstance(focuser_data, dict):
@@ -51,8 +52,8 @@ class _Reader:
     def focuser(self, index: int, data: dict[str, Any]) -> FocuserSettings:
         where: KeyPath = ("focuser", index)
         label = f"[[focuser]] number {index + 1}"
-        self.reject_unknown(data, tuple(FOCUSER_RULES) + ("presets",), where, f"in {label}")
-        values = self.fields({k: v for k, v in data.items() if k != "presets"}, FOCUSER_RULES, where, label)
+        self.reject_unknown(data, schema.names("focuser") + ("presets",), where, f"in {label}")
+        values = self.fields({k: v for k, v in data.items() if k != "presets"}, "focuser", where, label)
         values["presets"] = self.presets(data.get("presets", []), where + ("presets",), label)
         return FocuserSettings(**values)
 
@@ -71,21 +72,27 @@ class _Reader:
             missing = [key for key in PRESET_KEYS if key not in item]
             if missing:
                 raise self.fail(item_where, f"{item_label} lacks {', '.join(missing)}", "Every preset needs slot (from 1), name and position (raw device counts).")
-            preset = Preset(**self.fields(item, PRESET_RULES, item_where, item_label))
+            for key in PRESET_KEYS:
+                problem = preset_problem(key, item[key])
+                if problem:
+                    raise self.fail(item_where + (key,), f"{key} in {item_label} is {_show(item[key])}, but it must be {problem}", "Correct that value and start the server again.")
+            preset = Preset(**{key: item[key] for key in PRESET_KEYS})
             if preset.slot in slots:
                 raise self.fail(item_where + ("slot",), f"slot {preset.slot} is used twice in the presets of {label}", "Give every preset its own slot number.")
             slots.add(preset.slot)
             presets.append(preset)
         return presets
 
-    def fields(self, data: dict[str, Any], rules: dict[str, Rule], where: KeyPath, label: str) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            try:
-                values[key] = rules[key].check(value)
-            except _Invalid as exc:
-                raise self.fail(where + (key,), f"{key} in {label} is {_show(value)}, but it must be {exc}", "Correct that value and start the server again.") from None
-        return values
+    def fields(self, data: dict[str, Any], table: schema.Table, where: KeyPath, label: str) -> dict[str, Any]:
+        """The table's values by the schema; the first bad one (in the file's order) is the error."""
+        try:
+            return schema.check(table, data, schema.FILE)
+        except schema.SettingsRefused as refused:
+            order = list(data)
+            first = min(refused.problems, key=lambda problem: order.index(problem.name))
+            raise self.fail(
+                where + (first.name,), f"{first.name} in {label} is {_show(first.value)}, but it must be {first.must_be}", "Correct that value and start the server again."
+            ) from None
 
     def reject_unknown(self, data: dict[str, Any], valid: tuple[str, ...], where: KeyPath, label: str) -> None:
         for key in data:

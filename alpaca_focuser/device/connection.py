@@ -14,6 +14,7 @@ from typing import TypeVar
 from ..celestron import commands
 from ..celestron.commands import CalibrationReport, Limits, Request
 from ..celestron.faults import AuxError
+from ..celestron.port_names import CLIENT_SCHEMES
 from ..celestron.routes import Link, Route
 from ..settings import FocuserSettings
 from .clock import Clock
@@ -250,7 +251,7 @@ class LineSide:
     def probe(self, probe: Probe) -> None:
         """Open the port a client wants to switch to, ask its firmware version, close it."""
         try:
-            link = self._opener(route_of(probe.settings))
+            link = self._opener(route_of(probe.settings, CLIENT_SCHEMES))
         except AuxError as exc:
             probe.done.set_exception(exc)
             return

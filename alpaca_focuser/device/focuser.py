@@ -312,7 +312,7 @@ class CelestronFocuser:
     def set_reverse(self, reverse: bool) -> None:
         self.configure(reverse=reverse)
 
-    def configure(self, force: bool = False, **changes: object) -> str:
+    def configure(self, *, force: bool = False, **changes: object) -> str:
         """Check, try, then save and apply settings a user edits; returns a note for the user.
 
         A change of port, baud, route, source or rtscts is a transaction: the new port is tried

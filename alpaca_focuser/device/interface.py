@@ -106,7 +106,7 @@ class Focuser(Protocol):
     def set_reverse(self, reverse: bool) -> None:
         """Change and save the direction mapping; refused while the focuser moves."""
 
-    def configure(self, force: bool = False, **changes: object) -> str:
+    def configure(self, *, force: bool = False, **changes: object) -> str:
         """Save and apply user settings (port, baud, route, source, rtscts, name, reverse,
         backlash_steps, backlash_direction, settle_ms, step_size_um, client_lease_s), values already
         validated. A change of port, baud, route, source or rtscts is tried first and refused with

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..celestron.faults import AuxError, NoReply
+from ..celestron.port_names import OPENABLE_SCHEMES
 from ..celestron.routes import Link, Route
 from ..settings import FocuserSettings
 
@@ -74,7 +75,7 @@ class Line:
         return True
 
 
-def route_of(settings: FocuserSettings) -> Route:
+def route_of(settings: FocuserSettings, schemes: frozenset[str] = OPENABLE_SCHEMES) -> Route:
     return Route(
         port=settings.port,
         baud=settings.baud,
@@ -82,6 +83,7 @@ def route_of(settings: FocuserSettings) -> Route:
         route=settings.route,
         source=settings.source,
         rtscts=settings.rtscts,
+        schemes=schemes,
     )
 
 

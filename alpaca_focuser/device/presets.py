@@ -14,14 +14,14 @@ from collections.abc import Callable
 
 from ..errors import DriverError, InvalidValue, NotConnected
 from ..limits import BACKLASH_STEPS_MAX, PRESET_SLOTS
-from ..settings import Direction, FocuserSettings, Preset
+from ..settings import Direction, FocuserSettings, Preset, client_settings, port_settings
 from .interface import FocuserState
 from .positions import PositionMap
 
 SAVE_FAILED = 1  # driver error 0x501
 
-LINE_SETTINGS = ("port", "baud", "route", "source", "rtscts")  # a change of any of these reconnects
-CONFIGURABLE = (*LINE_SETTINGS, "name", "reverse", "backlash_steps", "backlash_direction", "settle_ms", "step_size_um", "client_lease_s")
+LINE_SETTINGS = port_settings()  # a change of any of these reopens the line
+CONFIGURABLE = client_settings()
 
 
 class SettingsStore:

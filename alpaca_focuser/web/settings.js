@@ -1,13 +1,19 @@
 // The settings form: the serial ports found (the focuser's marked), saving through the SetSettings
-// Action (the server checks every value first and changes nothing when one is wrong), and Connect /
-// Disconnect with the reason of the last failure.
+// Action, and Connect / Disconnect with the reason of the last failure. The fields are the ones the
+// server drew from its settings schema (each marked data-setting), so nothing here lists them. The
+// server checks every value first and answers every problem at once, one "FIELD: problem" line
+// each, which goes beside its field; a new port that cannot be reached can still be saved
+// ("Save anyway"), and the page then says so.
 "use strict";
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const FIELDS = ["name", "port", "route", "rtscts", "baud", "backlash_steps", "backlash_direction", "reverse", "settle_ms", "step_size_um", "client_lease_s"];
+  const form = $("settings-form");
+  const controls = [...form.querySelectorAll("[data-setting]")];
+  const FIELDS = controls.map((control) => control.dataset.setting);
   const select = $("field-port");
   const other = $("field-port-other");
+  const NOT_CONNECTED = 0x407;
 
   function showOther() {
     other.hidden = select.value !== "";
@@ -40,58 +46,82 @@
     for (const special of found.special) add(special.port, `${special.port} (${special.description})`);
     const known = options.map((option) => option.value);
     if (chosen && !known.includes(chosen)) add(chosen, chosen);
-    add("", "other (socket://HOST:PORT, rfc2217://HOST:PORT, a device path)…");
+    add("", "other (a device path such as /dev/ttyUSB0 or COM7)…");
     select.replaceChildren(...options);
     select.value = chosen;
     showOther();
   }
 
-  function readForm() {
-    const port = select.value === "" ? other.value.trim() : select.value;
-    const numberOrText = (id) => {
-      const text = $(id).value.trim();
+  function valueOf(control) {
+    const kind = control.dataset.kind;
+    if (kind === "port") return select.value === "" ? other.value.trim() : select.value;
+    if (kind === "flag") return control.checked;
+    const text = control.value.trim();
+    if (kind === "number") {
+      if (text === "" && control.dataset.optional) return null;
       return text !== "" && Number.isFinite(Number(text)) ? Number(text) : text;
-    };
-    const optional = (id) => ($(id).value.trim() === "" ? null : numberOrText(id));
-    return {
-      name: $("field-name").value,
-      port,
-      route: $("field-route").value,
-      rtscts: $("field-rtscts").checked,
-      baud: optional("field-baud"),
-      backlash_steps: numberOrText("field-backlash_steps"),
-      backlash_direction: $("field-backlash_direction").value,
-      reverse: $("field-reverse").checked,
-      settle_ms: numberOrText("field-settle_ms"),
-      step_size_um: optional("field-step_size_um"),
-      client_lease_s: numberOrText("field-client_lease_s"),
-    };
+    }
+    return control.value;
+  }
+
+  function readForm() {
+    const settings = {};
+    for (const control of controls) settings[control.dataset.setting] = valueOf(control);
+    return settings;
   }
 
   function clearErrors() {
     for (const field of FIELDS) Alpaca.showError(`error-${field}`, null);
     Alpaca.showError("error-form", null);
     $("saved").textContent = "";
+    $("force-row").hidden = true;
   }
 
-  $("settings-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
+  /** Put each "FIELD: problem" line beside its field; anything else goes under the form. */
+  function showProblems(error) {
+    const lines = (error.message || String(error)).split("\n");
+    const general = [];
+    for (const line of lines) {
+      const found = /^(\w+): (.*)$/.exec(line);
+      if (found && FIELDS.includes(found[1])) Alpaca.showError(`error-${found[1]}`, new Error(found[2]));
+      else general.push(line);
+    }
+    if (general.length) Alpaca.showError("error-form", new Error(general.join(" ")));
+  }
+
+  function showSaved(saved, unreachable) {
+    $("field-name").value = saved.name;
+    const title = `${saved.name} (focuser ${Alpaca.deviceNumber()})`;
+    document.querySelector("header h1").textContent = title;
+    document.title = title;
+    $("saved").textContent = saved.note || (unreachable ? `Saved, but cannot reach ${saved.port}: ${unreachable}` : "Saved.");
+  }
+
+  let refused = null; // the settings and the reason of a port the focuser could not be reached on
+
+  async function save(force) {
     clearErrors();
+    const settings = force && refused ? refused.settings : readForm();
     try {
-      const saved = await Alpaca.action("SetSettings", readForm());
-      $("field-name").value = saved.name;
-      const title = `${saved.name} (focuser ${Alpaca.deviceNumber()})`;
-      document.querySelector("header h1").textContent = title;
-      document.title = title;
-      $("saved").textContent = saved.note || "Saved.";
+      const saved = await Alpaca.action("SetSettings", { settings, force });
+      showSaved(saved, force && refused ? refused.reason : "");
+      refused = null;
       await loadPorts();
     } catch (error) {
-      const field = /^SetSettings: (\w+) /.exec(error.message || "");
-      if (field && FIELDS.includes(field[1])) Alpaca.showError(`error-${field[1]}`, error);
-      else Alpaca.showError("error-form", error);
+      showProblems(error);
+      if (!force && error.number === NOT_CONNECTED) {
+        refused = { settings, reason: error.message };
+        $("force-row").hidden = false;
+      }
     }
     refreshConnection();
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    save(false);
   });
+  $("force").addEventListener("click", () => save(true));
   select.addEventListener("change", showOther);
 
   let wasConnected = null;
