@@ -330,3 +330,23 @@ def test_presets_saved_renamed_gone_to_and_deleted_survive_a_restart(desktop_pag
 
     with server_from_config(config_path) as server:
         assert presets_by_name(server.url) == {"Bahtinov mask": home}
+
+
+def test_a_closed_tab_ends_its_own_connection_and_the_last_one_frees_the_focuser(chromium):
+    with running_server([FocuserSettings(name="Tab", port=sim_port(time_scale=50)[0])]) as running:
+        context = chromium.new_context(viewport={"width": 1280, "height": 800})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            open_control(page, running)
+            tab = page.evaluate("Alpaca.clientId")
+
+            def holding() -> dict[int, bool]:
+                return {client["ClientID"]: client["Connected"] for client in action(running.url, "Clients")}
+
+            wait_for(lambda: holding().get(tab), 15, "the page to hold the focuser")
+            page.close(run_before_unload=True)
+            wait_for(lambda: holding().get(tab) is False, 15, "the closed tab's connection to end")
+            wait_for(lambda: running.focuser().state.activity == "off", 15, "the last holder's leaving to free the port")
+        finally:
+            context.close()

@@ -133,20 +133,17 @@ def test_every_bad_field_is_answered_at_once_and_nothing_changes(config_path):
         assert value(put_action(server.url, "Settings")) == before
 
 
-def test_force_is_handed_to_the_device(config_path):
+def test_a_port_that_does_not_answer_changes_nothing_and_force_saves_it(config_path):
     with server_from_config(config_path) as server:
-        focuser = server.focusers[0]
-        calls: list[tuple[bool, dict[str, Any]]] = []
-        original = focuser.configure
-
-        def configure(force: bool = False, **changes: Any) -> None:
-            calls.append((force, changes))
-            original(**changes)
-
-        focuser.configure = configure  # type: ignore[method-assign]
-        value(put_action(server.url, "SetSettings", {"settings": {"settle_ms": 120}, "force": True}))
-        value(put_action(server.url, "SetSettings", {"settle_ms": 130}))
-        value(put_action(server.url, "SetSettings", {"settings": {"settle_ms": 130}}))  # unchanged: the device is not asked
+        before = config_path.read_bytes()
+        refused = put_action(server.url, "SetSettings", {"port": "/dev/ttyNO-SUCH-PORT"})
+        assert refused["ErrorNumber"] == 0x407, refused
+        assert "Nothing was changed" in refused["ErrorMessage"] and "/dev/ttyNO-SUCH-PORT" in refused["ErrorMessage"]
+        assert config_path.read_bytes() == before
+        assert value(put_action(server.url, "FocuserInfo"))["connected"], "the working connection was dropped"
+        saved = value(put_action(server.url, "SetSettings", {"settings": {"port": "/dev/ttyNO-SUCH-PORT"}, "force": True}))
+        assert saved["port"] == "/dev/ttyNO-SUCH-PORT"
+        assert "cannot be reached on /dev/ttyNO-SUCH-PORT" in saved["note"]
+        assert "/dev/ttyNO-SUCH-PORT" in config_path.read_text()
         bad = put_action(server.url, "SetSettings", {"settings": {"settle_ms": 140}, "force": "yes"})
         assert bad["ErrorNumber"] == INVALID_VALUE
-    assert calls == [(True, {"settle_ms": 120}), (False, {"settle_ms": 130})]

@@ -218,3 +218,42 @@ def test_late_replies_during_a_move_neither_repeat_the_goto_nor_freeze_the_posit
         finally:
             motor.clear_faults()
             focuser.close()
+
+
+def test_a_server_killed_mid_jog_stops_the_motor_as_soon_as_it_starts_again(tmp_path):
+    """SIGKILL leaves no dead-man running: only the next start can stop the motor, and does, first
+    thing, because the killed run had noted its jog beside the configuration file."""
+    with running_pty_simulator(20) as (motor, path):
+        port = free_port()
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[server]\nbind = "127.0.0.1"\nhttp_port = {port}\ndiscovery = false\nmdns = false\n\n'
+            f'[[focuser]]\nname = "Safety"\nport = "{path}"\njog_timeout_s = 60.0\n'
+        )
+        command = [sys.executable, "-m", "alpaca_focuser", "serve", "--config", str(config)]
+        api = f"http://127.0.0.1:{port}/api/v1/focuser/0"
+
+        def answers() -> bool:
+            try:
+                return bool(requests.get(f"{api}/connected", params={"ClientID": 3}, timeout=2).json()["Value"])
+            except requests.ConnectionError:
+                return False
+
+        first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(answers, 20, "the server to answer")
+            reply = requests.put(f"{api}/action", data={"ClientID": 3, "Action": "Jog", "Parameters": "-9"}, timeout=5).json()
+            assert reply["ErrorNumber"] == 0, reply
+            wait_for(lambda: motor.moving, what="the jog to run")
+        finally:
+            first.kill()
+            first.wait()
+        assert motor.moving, "the motor must still run after the kill, or this proves nothing"
+        second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: not motor.moving, 20, "the restarted server to stop the motor")
+            assert motor.stops[-1].reason == "stopped", "the motor ran into its hard stop"
+        finally:
+            second.send_signal(signal.SIGTERM)
+            _, stderr = second.communicate(timeout=20)
+        assert "the previous run of the server ended while the focuser was jogging" in stderr
