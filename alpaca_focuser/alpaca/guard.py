@@ -212,7 +212,9 @@ class QuietLog:
     """At most one line per LOG_INTERVAL_S, saying how many more were left out, so a client that
     sends thousands of bad requests cannot fill the disk with the server's log."""
 
-    def __init__(self) -> None:
+    def __init__(self, logger: logging.Logger = log, what: str = "refused requests") -> None:
+        self._logger = logger
+        self._what = what
         self._lock = threading.Lock()
         self._last = -LOG_INTERVAL_S
         self._skipped = 0
@@ -225,8 +227,8 @@ class QuietLog:
                 return
             skipped, self._skipped, self._last = self._skipped, 0, now
         if skipped:
-            message += f" (and {skipped} more refused requests in the last {LOG_INTERVAL_S:g} s, not logged)"
-        log.log(level, message, *args)
+            message += f" (and {skipped} more {self._what} in the last {LOG_INTERVAL_S:g} s, not logged)"
+        self._logger.log(level, message, *args)
 
 
 def _stop(resp: falcon.Response, status: str, message: str) -> None:
