@@ -11,6 +11,7 @@ import http.client
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -113,25 +114,45 @@ def test_one_address_waiting_does_not_hold_up_another_or_a_remembered_credential
     assert check.check(basic("other", PASSWORD), "127.0.0.3").verdict is Verdict.ACCEPTED
 
 
-def test_a_check_that_finds_the_hashing_slot_taken_is_answered_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+@contextmanager
+def hashing_held(monkeypatch: pytest.MonkeyPatch, check: LoginCheck, address: str) -> Iterator[None]:
+    """A check from ``address`` that stays in its hash until the block ends; other checks are
+    hashed at once (with the real password check)."""
     started, release = threading.Event(), threading.Event()
+    real = logins.verify_password
 
-    def slow(password: str, stored: str) -> bool:
+    def held(password: str, stored: str) -> bool:
+        if threading.current_thread() is not holder:
+            return real(password, stored)
         started.set()
         release.wait(10)
         return False
 
-    monkeypatch.setattr(logins, "verify_password", slow)
-    check = LoginCheck(HASH)
-    first = threading.Thread(target=check.check, args=(WRONG, "127.0.0.3"))
-    first.start()
+    monkeypatch.setattr(logins, "verify_password", held)
+    holder = threading.Thread(target=check.check, args=(WRONG, address))
+    holder.start()
     try:
-        started.wait(10)
-        busy = check.check(RIGHT, "127.0.0.4")
-        assert busy.verdict is Verdict.BUSY and busy.retry_after_s >= 1
+        assert started.wait(10)
+        yield
     finally:
         release.set()
-        first.join(10)
+        holder.join(10)
+
+
+def test_a_check_that_finds_the_hashing_slot_taken_is_answered_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    check = LoginCheck(HASH)
+    with hashing_held(monkeypatch, check, "127.0.0.3"):
+        busy = check.check(RIGHT, "127.0.0.4")
+        assert busy.verdict is Verdict.BUSY and busy.retry_after_s >= 1
+
+
+def test_guesses_from_addresses_with_wrong_tries_never_keep_a_newcomer_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    check = LoginCheck(HASH)
+    assert check.check(WRONG, ATTACKER).verdict is Verdict.WRONG
+    with hashing_held(monkeypatch, check, ATTACKER):
+        assert check.check(WRONG, "127.0.0.3").verdict is Verdict.WRONG  # 127.0.0.3 sent none before: it has its own slot
+        assert check.check(WRONG, "127.0.0.3").verdict is Verdict.BUSY  # now it has, so it waits its turn with ATTACKER
+        assert check.check(RIGHT, "127.0.0.4").verdict is Verdict.ACCEPTED
 
 
 # ------------------------------------------------------------------------------- real HTTP

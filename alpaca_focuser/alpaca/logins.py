@@ -12,8 +12,10 @@ up its request threads with wrong guesses. So:
 * **Wrong tries are limited per source address.** A few are answered at once (people mistype);
   after that each wrong try makes the address wait twice as long as the last, up to
   BACKOFF_MAX_S, and while it waits its tries are refused without hashing.
-* **Few hashes run at once** (HASH_SLOTS). A request that finds every slot taken is refused at
-  once rather than queued, so at most that many of the server's threads are ever busy hashing.
+* **At most two hashes run at once**: one for addresses that sent a wrong password lately, one
+  for all others, so guesses from many addresses cannot keep a newcomer's right password waiting.
+  A request that finds its slot taken is refused at once (503, try again) rather than queued, so
+  at most two of the server's threads are ever busy hashing.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from dataclasses import dataclass
 from ..passwords import basic_password, verify_password
 
 REMEMBERED_LOGINS = 32  # verified credentials kept; one per client (browser, N.I.N.A., a script...)
-HASH_SLOTS = 1  # hashes that may run at once; each holds one request thread for about 0.1 s
 FREE_TRIES = 3  # wrong tries an address gets before it must wait
 BACKOFF_FIRST_S = 1.0  # the first wait; each further wrong try doubles it
 BACKOFF_MAX_S = 60.0
@@ -65,14 +66,17 @@ class _Failures:
 class LoginCheck:
     """Decides whether a request's ``Authorization`` header carries the password; thread-safe."""
 
-    def __init__(self, password_hash: str, clock: Callable[[], float] = time.monotonic, hash_slots: int = HASH_SLOTS) -> None:
+    def __init__(self, password_hash: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._password_hash = password_hash
         self._clock = clock
         self._key = os.urandom(32)
         self._lock = threading.Lock()
         self._remembered: OrderedDict[bytes, None] = OrderedDict()
         self._failures: OrderedDict[str, _Failures] = OrderedDict()
-        self._slots = threading.BoundedSemaphore(hash_slots)
+        # One hash at a time (each holds a request thread for about 0.1 s) for the addresses with
+        # wrong tries, and one for the others.
+        self._suspects_slot = threading.BoundedSemaphore(1)
+        self._others_slot = threading.BoundedSemaphore(1)
 
     def check(self, header: str | None, address: str) -> LoginResult:
         if header is None:
@@ -82,17 +86,18 @@ class LoginCheck:
             if self._remembered_digest(digest):
                 return LoginResult(Verdict.ACCEPTED)
             waiting = self._wait_left(address)
+            slot = self._suspects_slot if address in self._failures else self._others_slot
         if waiting > 0:
             return LoginResult(Verdict.BACKING_OFF, retry_after_s=math.ceil(waiting))
         password = basic_password(header)
         if password is None:
             return self._wrong(address)
-        if not self._slots.acquire(blocking=False):
+        if not slot.acquire(blocking=False):
             return LoginResult(Verdict.BUSY, retry_after_s=1)
         try:
             right = verify_password(password, self._password_hash)
         finally:
-            self._slots.release()
+            slot.release()
         if not right:
             return self._wrong(address)
         with self._lock:
