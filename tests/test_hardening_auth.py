@@ -144,6 +144,8 @@ def test_a_check_that_finds_the_hashing_slot_taken_is_answered_at_once(monkeypat
     with hashing_held(monkeypatch, check, "127.0.0.3"):
         busy = check.check(RIGHT, "127.0.0.4")
         assert busy.verdict is Verdict.BUSY and busy.retry_after_s >= 1
+        # Refused once, it is a suspect now: its next try waits for the suspects' slot, which is free.
+        assert check.check(RIGHT, "127.0.0.4").verdict is Verdict.ACCEPTED
 
 
 def test_guesses_from_addresses_with_wrong_tries_never_keep_a_newcomer_waiting(monkeypatch: pytest.MonkeyPatch) -> None:

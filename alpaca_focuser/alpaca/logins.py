@@ -12,10 +12,12 @@ up its request threads with wrong guesses. So:
 * **Wrong tries are limited per source address.** A few are answered at once (people mistype);
   after that each wrong try makes the address wait twice as long as the last, up to
   BACKOFF_MAX_S, and while it waits its tries are refused without hashing.
-* **At most two hashes run at once**: one for addresses that sent a wrong password lately, one
-  for all others, so guesses from many addresses cannot keep a newcomer's right password waiting.
-  A request that finds its slot taken is refused at once (503, try again) rather than queued, so
-  at most two of the server's threads are ever busy hashing.
+* **At most two hashes run at once**: one for suspect addresses, one for all others, so guesses
+  from many addresses cannot keep a newcomer's right password waiting. An address is a suspect
+  once it sent a wrong password, or found its slot taken, until it gives the right one: a new
+  address gets one try at the others' slot, not a stream of them. A request that finds its slot
+  taken is refused at once (503, try again) rather than queued, so at most two of the server's
+  threads are ever busy hashing.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ REMEMBERED_LOGINS = 32  # verified credentials kept; one per client (browser, N.
 FREE_TRIES = 3  # wrong tries an address gets before it must wait
 BACKOFF_FIRST_S = 1.0  # the first wait; each further wrong try doubles it
 BACKOFF_MAX_S = 60.0
-FORGET_AFTER_S = 15 * 60.0  # an address with no wrong try for this long starts afresh
-REMEMBERED_ADDRESSES = 1024  # addresses with wrong tries kept; the oldest are forgotten first
+FORGET_AFTER_S = 15 * 60.0  # a suspect address not refused for this long starts afresh
+REMEMBERED_ADDRESSES = 1024  # suspect addresses kept; the oldest are forgotten first
 
 
 class Verdict(enum.Enum):
@@ -57,9 +59,9 @@ class LoginResult:
 
 
 @dataclass
-class _Failures:
-    count: int = 0
-    last: float = 0.0
+class _Suspect:
+    count: int = 0  # wrong tries in a row (0 when it only found its slot taken)
+    last: float = 0.0  # when it was last refused
     wait_until: float = 0.0
 
 
@@ -72,7 +74,7 @@ class LoginCheck:
         self._key = os.urandom(32)
         self._lock = threading.Lock()
         self._remembered: OrderedDict[bytes, None] = OrderedDict()
-        self._failures: OrderedDict[str, _Failures] = OrderedDict()
+        self._suspects: OrderedDict[str, _Suspect] = OrderedDict()
         # One hash at a time (each holds a request thread for about 0.1 s) for the addresses with
         # wrong tries, and one for the others.
         self._suspects_slot = threading.BoundedSemaphore(1)
@@ -86,13 +88,15 @@ class LoginCheck:
             if self._remembered_digest(digest):
                 return LoginResult(Verdict.ACCEPTED)
             waiting = self._wait_left(address)
-            slot = self._suspects_slot if address in self._failures else self._others_slot
+            slot = self._suspects_slot if address in self._suspects else self._others_slot
         if waiting > 0:
             return LoginResult(Verdict.BACKING_OFF, retry_after_s=math.ceil(waiting))
         password = basic_password(header)
         if password is None:
             return self._wrong(address)
         if not slot.acquire(blocking=False):
+            with self._lock:
+                self._entry(address).last = self._clock()
             return LoginResult(Verdict.BUSY, retry_after_s=1)
         try:
             right = verify_password(password, self._password_hash)
@@ -104,7 +108,7 @@ class LoginCheck:
             self._remembered[digest] = None
             while len(self._remembered) > REMEMBERED_LOGINS:
                 self._remembered.popitem(last=False)
-            self._failures.pop(address, None)
+            self._suspects.pop(address, None)
         return LoginResult(Verdict.ACCEPTED)
 
     def _remembered_digest(self, digest: bytes) -> bool:
@@ -118,22 +122,19 @@ class LoginCheck:
         return found is not None
 
     def _wait_left(self, address: str) -> float:
-        failures = self._failures.get(address)
+        failures = self._suspects.get(address)
         if failures is None:
             return 0.0
         now = self._clock()
         if now - failures.last > FORGET_AFTER_S:
-            del self._failures[address]
+            del self._suspects[address]
             return 0.0
         return failures.wait_until - now
 
     def _wrong(self, address: str) -> LoginResult:
         now = self._clock()
         with self._lock:
-            failures = self._failures.pop(address, None) or _Failures()
-            self._failures[address] = failures  # now the newest
-            while len(self._failures) > REMEMBERED_ADDRESSES:
-                self._failures.popitem(last=False)
+            failures = self._entry(address)
             failures.count += 1
             failures.last = now
             wait = 0.0
@@ -141,3 +142,11 @@ class LoginCheck:
                 wait = min(BACKOFF_FIRST_S * 2 ** min(failures.count - FREE_TRIES, 16), BACKOFF_MAX_S)
                 failures.wait_until = max(failures.wait_until, now + wait)
             return LoginResult(Verdict.WRONG, retry_after_s=math.ceil(wait), wrong_in_a_row=failures.count)
+
+    def _entry(self, address: str) -> _Suspect:
+        """The address's record, made the newest (and made, when it has none); under the lock."""
+        failures = self._suspects.pop(address, None) or _Suspect()
+        self._suspects[address] = failures
+        while len(self._suspects) > REMEMBERED_ADDRESSES:
+            self._suspects.popitem(last=False)
+        return failures
