@@ -55,5 +55,19 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
+def basic_password(header: str) -> str | None:
+    """The password of an HTTP Basic ``Authorization`` header (any user name), or None when the
+    header is not one; a password over about 750 characters is not read, so it is never hashed."""
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic" or len(encoded) > 1024:
+        return None
+    try:
+        text = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _, colon, password = text.partition(":")
+    return password if colon else None
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")

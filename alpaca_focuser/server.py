@@ -30,6 +30,8 @@ from .alpaca.app import create_app
 from .alpaca.guard import SERVER_LIMITS, GuardSettings, RequestGuard
 from .alpaca.management import ServerInfo
 from .alpaca.served import ServedDevice, serve
+from .alpaca.socket_guard import SocketGuard
+from .alpaca.socket_guard import install as install_socket_guard
 from .config import ConfigError, ConfigFile
 from .config import locations as config_locations
 from .device import CelestronFocuser
@@ -64,6 +66,7 @@ class AlpacaServer:
         self.served: list[ServedDevice] = []
         self.info = ServerInfo(settings.server.name, settings.server.location, bind=settings.server.bind)
         self._http: Any = None
+        self.socket_guard: SocketGuard | None = None  # each address's connections, once serving
         self._http_thread: threading.Thread | None = None
         self._discovery: DiscoveryResponder | None = None
         self._mdns: mdns.MdnsAdvertiser | None = None
@@ -92,6 +95,7 @@ class AlpacaServer:
             raise ServerError(_bind_failure(server.bind, server.http_port, error)) from None
         except ValueError as error:
             raise ServerError(f"Cannot serve HTTP on {server.bind!r}: {error}. Give an address of this computer with --bind.") from None
+        self.socket_guard = install_socket_guard(self._http)
         self.info.http_port = self.http_port
         self.info.addresses = lambda: [f"http://{_url_host(address)}:{self.http_port}/" for address in listening_addresses(server.bind)]
         for focuser in self.focusers:

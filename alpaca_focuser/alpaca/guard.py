@@ -20,28 +20,25 @@ adds is what a server on a home network needs anyway:
 * **An optional password** (HTTP Basic, any user name). When ``password_hash`` is set in
   [server], the setup and control pages need it, and so does any change a browser sends to the
   API; with ``password_for_api = true`` every request needs it, Alpaca clients' included (the ASCOM
-  client libraries and alpyca can send it).
+  client libraries and alpyca can send it). Guessing it is made slow for the guesser and cheap for
+  the server (see logins.py): wrong tries from an address are answered 429 for a growing time.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import ipaddress
 import logging
 import re
 import socket
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import falcon
 
-from ..passwords import verify_password
 from .envelope import send_text
+from .logins import LoginCheck, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +62,6 @@ LOCAL_SUFFIXES = (".local", ".lan", ".home", ".home.arpa", ".internal", ".locald
 WAITING_LIMIT = 4
 WAITING_PATH = re.compile(r"/api/v1/[^/]+/[^/]+/connected")
 LOG_INTERVAL_S = 10.0  # refused requests are logged at most once per this time
-REMEMBERED_LOGINS = 32  # verified Authorization headers kept, so a polling client is hashed once
 
 
 @dataclass(frozen=True)
@@ -79,8 +75,7 @@ class RequestGuard:
 
     def __init__(self, settings: GuardSettings | None = None) -> None:
         self.settings = settings or GuardSettings()
-        self._logins: OrderedDict[bytes, None] = OrderedDict()
-        self._lock = threading.Lock()
+        self._logins = LoginCheck(self.settings.password_hash)
         self._host_names = {socket.gethostname().lower()}
         self._log = QuietLog()
         self._waiting = threading.BoundedSemaphore(WAITING_LIMIT)
@@ -92,14 +87,7 @@ class RequestGuard:
             self._log.note(logging.WARNING, "Refused %s %s from %s: %s", req.method, req.path, req.remote_addr, message)
             _stop(resp, status, message)
             return
-        if self._needs_password(req) and not self._password_given(req):
-            resp.set_header("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
-            _stop(
-                resp,
-                falcon.HTTP_401,
-                "This server is protected by a password: give it (with any user name) when the browser asks, or "
-                "set it in your Alpaca client's connection settings (user name and password).",
-            )
+        if self._needs_password(req) and not self._password_given(req, resp):
             return
         if req.method == "PUT" and WAITING_PATH.fullmatch(req.path):
             if not self._waiting.acquire(blocking=False):
@@ -184,31 +172,49 @@ class RequestGuard:
         # A change sent to the API by a browser (the control page's own requests): same password.
         return req.method not in SAFE_METHODS and (req.get_header("Origin") or req.get_header("Referer")) is not None
 
-    def _password_given(self, req: falcon.Request) -> bool:
-        header = req.get_header("Authorization")
-        if header is None:
+    def _password_given(self, req: falcon.Request, resp: falcon.Response) -> bool:
+        """Whether the request carries the password; when not, the answer is set and says why."""
+        address = req.remote_addr or "an unknown address"
+        result = self._logins.check(req.get_header("Authorization"), address)
+        if result.verdict is Verdict.ACCEPTED:
+            return True
+        if result.verdict is Verdict.BACKING_OFF:
+            resp.set_header("Retry-After", str(result.retry_after_s))
+            _stop(
+                resp,
+                falcon.HTTP_429,
+                f"Too many wrong passwords from {address}: the next one is checked in {result.retry_after_s} s. "
+                "Wait, then give the right password (with any user name).",
+            )
             return False
-        key = hashlib.sha256(header.encode("utf-8", "surrogateescape")).digest()
-        with self._lock:
-            if key in self._logins:
-                self._logins.move_to_end(key)
-                return True
-        password = _basic_password(header)
-        if password is None or not verify_password(password, self.settings.password_hash):
-            self._log.note(logging.INFO, "Wrong or unreadable password from %s for %s %s", req.remote_addr, req.method, req.path)
+        if result.verdict is Verdict.BUSY:
+            resp.set_header("Retry-After", str(result.retry_after_s))
+            _stop(resp, falcon.HTTP_503, "The server is busy checking other passwords right now; send this request again in a second.")
             return False
-        with self._lock:
-            self._logins[key] = None
-            while len(self._logins) > REMEMBERED_LOGINS:
-                self._logins.popitem(last=False)
-        return True
+        if result.verdict is Verdict.WRONG:
+            waits = f"; it must wait {result.retry_after_s} s before the next try is checked" if result.retry_after_s else ""
+            self._log.note(
+                logging.WARNING if result.retry_after_s else logging.INFO,
+                "Wrong or unreadable password from %s for %s %s (%d in a row%s)",
+                address, req.method, req.path, result.wrong_in_a_row, waits,
+            )  # fmt: skip
+        resp.set_header("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
+        _stop(
+            resp,
+            falcon.HTTP_401,
+            "This server is protected by a password: give it (with any user name) when the browser asks, or "
+            "set it in your Alpaca client's connection settings (user name and password).",
+        )
+        return False
 
 
 class QuietLog:
     """At most one line per LOG_INTERVAL_S, saying how many more were left out, so a client that
     sends thousands of bad requests cannot fill the disk with the server's log."""
 
-    def __init__(self) -> None:
+    def __init__(self, logger: logging.Logger = log, what: str = "refused requests") -> None:
+        self._logger = logger
+        self._what = what
         self._lock = threading.Lock()
         self._last = -LOG_INTERVAL_S
         self._skipped = 0
@@ -221,25 +227,13 @@ class QuietLog:
                 return
             skipped, self._skipped, self._last = self._skipped, 0, now
         if skipped:
-            message += f" (and {skipped} more refused requests in the last {LOG_INTERVAL_S:g} s, not logged)"
-        log.log(level, message, *args)
+            message += f" (and {skipped} more {self._what} in the last {LOG_INTERVAL_S:g} s, not logged)"
+        self._logger.log(level, message, *args)
 
 
 def _stop(resp: falcon.Response, status: str, message: str) -> None:
     send_text(resp, status, message)
     resp.complete = True  # Falcon skips routing and the resource
-
-
-def _basic_password(header: str) -> str | None:
-    scheme, _, encoded = header.strip().partition(" ")
-    if scheme.lower() != "basic" or len(encoded) > 1024:
-        return None
-    try:
-        text = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    _, colon, password = text.partition(":")
-    return password if colon else None
 
 
 def _host_port(text: str, from_url: bool) -> tuple[str, int] | None:
