@@ -304,6 +304,20 @@ def test_silent_late_and_corrupt(motor: FocusMotor, clock: Clock) -> None:
     assert all(answer != good for answer in answers[1::2])
 
 
+def test_a_reply_delay_answers_with_the_motor_as_it_is_when_the_reply_leaves(motor: FocusMotor, clock: Clock) -> None:
+    aux = AuxResponder(motor, clock=clock, reply_delay_s=0.002)
+    motor.goto_fast(20003)  # 10 ms of travel
+    clock.advance(0.009)
+    assert ask(aux, 0x13) == b"" and aux.next_due() == pytest.approx(0.002)
+    clock.advance(0.002)  # the motor arrived while the request waited: the answer says so
+    assert FrameDecoder().feed(aux.take()) == [Packet(0x12, 0x20, 0x13, b"\xff")]
+    assert ask(aux, 0x02, (20100).to_bytes(3, "big")) == b"" and not motor.moving  # a goto starts when it is carried out
+    clock.advance(0.002)
+    assert FrameDecoder().feed(aux.take()) == [Packet(0x12, 0x20, 0x02, b"")] and motor.moving
+    with pytest.raises(ValueError, match="reply delay"):
+        AuxResponder(motor, reply_delay_s=-1)
+
+
 # ----- sim://, TCP, CLI -------------------------------------------------------------------------
 
 
