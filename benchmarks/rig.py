@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from alpaca_focuser.simulator import FocusMotor
+from alpaca_focuser.simulator import AuxResponder, FocusMotor
 from alpaca_focuser.simulator.pty_server import PtySimulator
 
 LOOPBACK = "127.0.0.1"
@@ -53,15 +53,19 @@ def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.01
 
 
 @contextlib.contextmanager
-def pty_focuser(**motor_options: Any) -> Iterator[tuple[FocusMotor, str]]:
+def pty_focuser(reply_delay_s: float = 0.0, **motor_options: Any) -> Iterator[tuple[FocusMotor, str]]:
     """A simulated focus motor at real speed behind a pty in this process: (motor, tty path).
 
     The motor lives here so a benchmark reads the exact instant each motion ended (``stops``)
-    on the same monotonic clock as its own client.
+    on the same monotonic clock as its own client. ``reply_delay_s`` makes it answer that much
+    later, as a real motor does; 0 answers at once.
     """
     motor = FocusMotor(time_scale=1.0, **motor_options)
     with tempfile.TemporaryDirectory(prefix="bench-focuser-") as folder:
-        with PtySimulator(motor, Path(folder) / "focuser") as simulator:
+        def responder() -> AuxResponder:
+            return AuxResponder(motor, reply_delay_s=reply_delay_s)
+
+        with PtySimulator(motor, Path(folder) / "focuser", responder) as simulator:
             yield motor, str(simulator.path)
 
 

@@ -77,8 +77,9 @@ def cross_reference(outcomes: dict[str, Outcome]) -> None:
         ours = outcomes["1"].details.get("latency_ms")
         theirs = outcomes["2"].details.get("latency_ms")
         if ours and theirs and outcomes["1"].rows:
-            outcomes["1"].rows[0].peer = (f"INDI {theirs['p50']:.0f} / {theirs['p95']:.0f} ms: "
-                                          f"{theirs['p50'] / ours['p50']:.0f}x / {theirs['p95'] / ours['p95']:.0f}x slower")
+            row = outcomes["1"].rows[0]
+            row.peer = "; ".join(filter(None, [f"INDI {theirs['p50']:.0f} / {theirs['p95']:.0f} ms: "
+                                               f"{theirs['p50'] / ours['p50']:.0f}x / {theirs['p95'] / ours['p95']:.0f}x slower", row.peer]))
 
 
 def main(argv: list[str] | None = None) -> int:
