@@ -182,6 +182,24 @@ def test_a_jog_left_running_by_a_killed_run_is_stopped_first_at_the_next_start(t
     assert journal.left_running() is None
 
 
+def test_the_journal_is_cleared_only_after_the_clients_were_told_the_motor_stands(tmp_path):
+    told: list[bool] = []  # IsMoving as clients read it when the file is cleared
+
+    class Watched(MotionJournal):
+        def _write(self, content: dict[str, object]) -> None:
+            if not content:
+                told.append(not bench.focuser.state.moving)
+            super()._write(content)
+
+    journal = Watched(tmp_path / "motion.json")
+    bench = make_bench(journal=journal)
+    bench.focuser.move(bench.focuser.state.position + 300)
+    bench.run_until(lambda: journal.left_running() == "moving", 5, "the move to be recorded")
+    bench.settle()
+    assert told and all(told), "a slow disk must not hold up the end of a move"
+    assert journal.left_running() is None
+
+
 def test_motion_found_at_start_without_a_job_of_ours_is_reported_not_stopped(tmp_path):
     journal = MotionJournal(tmp_path / "motion.json")
     bench = make_bench(journal=journal, connect=False)
