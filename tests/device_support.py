@@ -54,13 +54,14 @@ class FakeClock:
 class MemoryLink:
     """A link to an in-memory motor: real frames, fake time, the motor's faults honoured."""
 
-    def __init__(self, motor: FocusMotor, clock: FakeClock, url: str, timeout: float, sent: list[Packet]) -> None:
+    def __init__(self, motor: FocusMotor, clock: FakeClock, url: str, timeout: float, sent: list[Packet], sent_at: list[float]) -> None:
         self.url = url
         self.stats = LinkStats()
         self._motor = motor
         self._clock = clock
         self._timeout = timeout
         self._sent = sent
+        self._sent_at = sent_at
         self._responder = AuxResponder(motor, clock=clock.monotonic)
         self._decoder = FrameDecoder()
         self._open = False
@@ -93,6 +94,7 @@ class MemoryLink:
             self._open = False
             raise LinkClosed(f"{self.url}: the device went away")
         self._sent.append(packet)
+        self._sent_at.append(self._clock.now)
         self.stats.frames_sent += 1
         self._responder.feed(packet.encode())
 
@@ -111,6 +113,7 @@ class Bench:
     motors: list[FocusMotor]  # every motor put behind the port, the one there now last
     clock: FakeClock
     sent: list[Packet]  # every frame the focuser sent, in order
+    sent_at: list[float]  # the fake time each of them reached the motor
 
     @property
     def motor(self) -> FocusMotor:
@@ -138,6 +141,10 @@ class Bench:
     def sent_commands(self, since: int = 0) -> list[Command]:
         return [Command(packet.command) for packet in self.sent[since:]]
 
+    def commands_from(self, moment: float) -> list[Command]:
+        """What the focuser sent from ``moment`` on (fake time), in order."""
+        return [Command(packet.command) for packet, at in zip(self.sent, self.sent_at) if at >= moment]
+
 
 def make_bench(
     save: Callable[[FocuserSettings], None] | None = None,
@@ -153,11 +160,12 @@ def make_bench(
     clock = clock or FakeClock()
     motors = [motor or FocusMotor(clock=clock.monotonic)]
     sent: list[Packet] = []
+    sent_at: list[float] = []
 
     def opener(route: Route) -> MemoryLink:
         if route.port == "memory://nowhere":
             raise LinkClosed(f"{route.port}: no such device")
-        link = MemoryLink(motors[-1], clock, route.port, route.reply_timeout_s, sent)
+        link = MemoryLink(motors[-1], clock, route.port, route.reply_timeout_s, sent, sent_at)
         link.open()
         return link
 
@@ -169,7 +177,7 @@ def make_bench(
         threaded=False,
         journal=journal,
     )
-    bench = Bench(focuser, motors, clock, sent)
+    bench = Bench(focuser, motors, clock, sent, sent_at)
     if connect:
         focuser.connect()
     return bench
