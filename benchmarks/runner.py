@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .load import load_client
+from .load import WRK_MISSING, load_client
 from .report import Outcome, Row, markdown, table
 from .rig import machine
 
@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     where = machine()
     print(f"machine: {where['cores']} cores ({where['cpu']}), Python {where['python']}, {where['system']}; "
           f"load client: {load_client()}", flush=True)
+    if load_client() != "wrk":
+        print(f"note: {WRK_MISSING}", flush=True)
     outcomes: dict[str, Outcome] = {}
     raw: dict[str, Any] = {}
     for number in args.only:
