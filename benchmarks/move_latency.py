@@ -43,7 +43,8 @@ MOTORS = (
     Motor("a motor answering at once", 0.0, 8.0, 12.0, "12.7 ms / 21.4 ms when every poll waited 20 ms"),
     # The limit is about 5 ms: waiting for the next slew-done reply, then one position read (2 ms each).
     Motor("a motor answering in 2 ms", REPLY_DELAY_S, 6.0, 9.0,
-          "8.4-9.0 ms / 9.9-10.7 ms when slew-done and Position were read in pairs"),
+          "7.4 ms / 10.6 ms here (8.4-9.0 ms / 9.9-10.7 ms on another 2 ms motor model) when slew-done and "
+          "Position were read in pairs"),
 )
 TARGET_MOVE_RETURN_MS = 1000.0  # ConformU: an async initiator such as Move returns within 1 s
 MOTOR_SPEED = 300.0  # counts per second, GOTO_FAST
