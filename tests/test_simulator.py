@@ -397,6 +397,23 @@ def test_cli_serves_a_pty_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert restarted.calibrated and restarted.limits == (1000, 37500)
 
 
+def test_cli_reply_delay_holds_each_answer_back(tmp_path: Path) -> None:
+    link_path = tmp_path / "focuser"
+    command = [sys.executable, "-m", "alpaca_focuser", "sim", "--pty", str(link_path), "--reply-delay", "60000"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        assert f"simulated focuser on {link_path}" in process.stdout.readline()
+        with AuxLink(str(link_path), timeout=0.2, tries=1) as link, pytest.raises(NoReply):
+            link.request(c.get_position())  # a minute's delay: no answer yet
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+    assert process.returncode == 0, output
+    refused = subprocess.run([*command, "--mount"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "--reply-delay is for the focuser's own port" in refused.stderr
+
+
 def test_cli_says_where_to_listen() -> None:
     result = subprocess.run([sys.executable, "-m", "alpaca_focuser", "sim"], capture_output=True, text=True, timeout=30, env={**os.environ})
     assert result.returncode == 2 and "--pty PATH" in result.stderr
