@@ -180,7 +180,7 @@ class MoveJob(Job):
         # Slew-done before position: a position read after "done" is the final one.
         done = drive.send(commands.slew_done()) if self.near else False
         if not done and self.closing and now - self.read_at < self._cruise_s(drive):
-            return None
+            return None  # closing in: the next slew-done comes sooner without a Position read between
         raw = drive.read_position()
         self.read_at = now
         self._learn(now, raw)
