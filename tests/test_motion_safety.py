@@ -256,4 +256,4 @@ def test_a_server_killed_mid_jog_stops_the_motor_as_soon_as_it_starts_again(tmp_
         finally:
             second.send_signal(signal.SIGTERM)
             _, stderr = second.communicate(timeout=20)
-        assert "the previous run of the server ended while the focuser was jogging" in stderr
+        assert "previous run of the server ended while the focuser was jogging" in stderr, stderr
