@@ -1,4 +1,5 @@
-"""Every line fault crossed with every thing the focuser may be doing, on the fake clock.
+"""Every line fault (and a stop the motor does not take, and the last client leaving) crossed with
+every thing the focuser may be doing, on the fake clock, through the real AuxLink.
 
 Throughout each case, at every step of the worker, IsMoving must be true whenever the motor runs
 (safety rule 2). When the fault is over, nothing may be left running: the motor stands, IsMoving is
@@ -38,6 +39,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "stall": ("done", "reason: stalled", "reason: stalled", "stopped", "reason: no progress", "stopped"),
     "stuck calibration": ("done", "done", "done", "stopped", "reason: no progress", "stopped"),
     "unplug": ("done", "done", "done", "stopped", "done", "stopped"),
+    "stop not taken": ("done", "done", "done", "stopped", "done", "stopped"),
+    "last client leaves": ("done", "stopped", "stopped", "stopped", "stopped", "stopped"),
     "unplug, another focuser back": (
         "reason: different focuser",
         "reason: different focuser",
@@ -55,6 +58,11 @@ def fault_for(name: str) -> tuple[Callable[[Bench], None], float]:
     def silent(bench: Bench) -> None:
         bench.motor.set_fault("silent")
 
+    def leaves(bench: Bench) -> None:
+        """The last client leaves (its Disconnect, or its lease lapsing): the port is released."""
+        bench.focuser.disconnect()
+        assert bench.focuser.state.activity == "off" and not bench.current.moving
+
     table: dict[str, tuple[Callable[[Bench], None], float]] = {
         "silent 1 s": (silent, 1.0),
         "silent 5 s": (silent, 5.0),
@@ -65,6 +73,8 @@ def fault_for(name: str) -> tuple[Callable[[Bench], None], float]:
         "stall": (lambda bench: bench.motor.set_fault("stall"), 5.0),
         "stuck calibration": (lambda bench: bench.motor.set_fault("stuck_calibration", at=0.3), 0.0),
         "unplug": (lambda bench: bench.motor.set_fault("unplug", seconds=1.0), 1.0),
+        "stop not taken": (lambda bench: bench.motor.set_fault("deaf_to_stop", times=1), 0.0),
+        "last client leaves": (leaves, 1.0),
         "unplug, another focuser back": (unplug_for_another, 1.0),
     }
     return table[name]
@@ -114,11 +124,13 @@ def test_fault_in_state(fault: str, state: str) -> None:
     begin(bench, state)
     if fault != "stuck calibration":
         start(bench)
-    if state == "halting":
+    if state == "halting" and focuser.state.connected:  # after the last client left, nobody is there to halt
         focuser.halt()
     deadline = bench.clock.now + lasts
     bench.run_until(lambda: safe(bench) and bench.clock.now >= deadline, lasts + 5, "the fault to last its time")
     bench.motor.clear_faults()
+    if fault == "last client leaves":
+        focuser.connect()  # the next client
     bench.run_until(lambda: safe(bench) and not focuser.state.moving and focuser.state.connected, 900, "the focuser to settle")
 
     motor = bench.current

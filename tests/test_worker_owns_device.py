@@ -44,6 +44,7 @@ def test_a_move_accepted_during_a_drop_out_is_dropped_when_another_focuser_answe
     assert focuser.state.moving
     bench.focuser.step()
     swap_focuser(bench)
+    bench.run_until(lambda: "went away" in focuser.state.last_error, what="the unplug to be seen")
     bench.motor.clear_faults()
     since = len(bench.sent)
     bench.run_until(lambda: focuser.state.reconnects == 1 and not focuser.state.moving, 30, "the reconnect")

@@ -167,7 +167,7 @@ class CelestronFocuser(WorkerHost):
         if not self._threaded:
             self.run_until(waiter.done.done, CONNECT_WAIT_S)
         try:
-            waiter.done.result(timeout=CONNECT_WAIT_S)
+            waiter.done.result(timeout=CONNECT_WAIT_S if self._threaded else 0)  # without a thread, run_until has waited
         except FutureTimeout:
             if connect:
                 raise NotConnected(
