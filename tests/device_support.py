@@ -112,6 +112,8 @@ class Bench:
     motors: list[FocusMotor]  # every motor put behind the port, the one there now last
     clock: FakeClock
     sent: list[Packet]  # every frame the focuser sent, in order
+    settings: dict[str, object]  # what make_bench was given beyond the usual, to start the same focuser again
+    journal: MotionJournal | None
 
     @property
     def motor(self) -> FocusMotor:
@@ -173,7 +175,7 @@ def make_bench(
         threaded=False,
         journal=journal,
     )
-    bench = Bench(focuser, motors, clock, sent)
+    bench = Bench(focuser, motors, clock, sent, settings, journal)
     if connect:
         focuser.connect()
     return bench

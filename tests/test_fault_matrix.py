@@ -10,10 +10,12 @@ each case ends as the table below says.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from device_support import Bench, make_bench
 
+from alpaca_focuser.device.journal import MotionJournal
 from alpaca_focuser.settings import Direction
 from alpaca_focuser.simulator import FocusMotor
 
@@ -41,6 +43,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "unplug": ("done", "done", "done", "stopped", "done", "stopped"),
     "stop not taken": ("done", "done", "done", "stopped", "done", "stopped"),
     "last client leaves": ("done", "stopped", "stopped", "stopped", "stopped", "stopped"),
+    "server killed, started again": ("done", "stopped", "stopped", "stopped", "stopped", "stopped"),
     "unplug, another focuser back": (
         "reason: different focuser",
         "reason: different focuser",
@@ -63,6 +66,13 @@ def fault_for(name: str) -> tuple[Callable[[Bench], None], float]:
         bench.focuser.disconnect()
         assert bench.focuser.state.activity == "off" and not bench.current.moving
 
+    def killed_and_started_again(bench: Bench) -> None:
+        """The server dies where it stands (SIGKILL: nothing more is sent, no dead-man runs) and a new
+        run of it starts on the same motor, with the motion journal the dead one left."""
+        again = make_bench(connect=False, motor=bench.current, clock=bench.clock, journal=bench.journal, **bench.settings)
+        bench.focuser = again.focuser
+        bench.focuser.connect()
+
     table: dict[str, tuple[Callable[[Bench], None], float]] = {
         "silent 1 s": (silent, 1.0),
         "silent 5 s": (silent, 5.0),
@@ -75,6 +85,7 @@ def fault_for(name: str) -> tuple[Callable[[Bench], None], float]:
         "unplug": (lambda bench: bench.motor.set_fault("unplug", seconds=1.0), 1.0),
         "stop not taken": (lambda bench: bench.motor.set_fault("deaf_to_stop", times=1), 0.0),
         "last client leaves": (leaves, 1.0),
+        "server killed, started again": (killed_and_started_again, 1.0),
         "unplug, another focuser back": (unplug_for_another, 1.0),
     }
     return table[name]
@@ -106,7 +117,7 @@ def begin(bench: Bench, state: str) -> None:
 def safe(bench: Bench) -> bool:
     """Rule 2, checked between every two steps of the worker."""
     motor = bench.current
-    assert not motor.moving or bench.focuser.state.moving or bench.focuser.state.activity == "off", (
+    assert not motor.moving or bench.focuser.state.moving or bench.focuser.state.activity in ("off", "connecting"), (
         f"the motor runs while IsMoving reads false: {bench.focuser.state}"
     )
     return True
@@ -114,9 +125,9 @@ def safe(bench: Bench) -> bool:
 
 @pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("fault", list(EXPECTED))
-def test_fault_in_state(fault: str, state: str) -> None:
+def test_fault_in_state(fault: str, state: str, tmp_path: Path) -> None:
     backlash = {"backlash_steps": 500, "backlash_direction": Direction.IN} if state == "backlash leg" else {}
-    bench = make_bench(grace_s=GRACE_S, calibration_timeout_s=900.0, **backlash)
+    bench = make_bench(grace_s=GRACE_S, calibration_timeout_s=900.0, journal=MotionJournal(tmp_path / "motion.json"), **backlash)
     focuser = bench.focuser
     start, lasts = fault_for(fault)
     if fault == "stuck calibration":
@@ -129,6 +140,7 @@ def test_fault_in_state(fault: str, state: str) -> None:
     deadline = bench.clock.now + lasts
     bench.run_until(lambda: safe(bench) and bench.clock.now >= deadline, lasts + 5, "the fault to last its time")
     bench.motor.clear_faults()
+    focuser = bench.focuser  # a new one after a restart
     if fault == "last client leaves":
         focuser.connect()  # the next client
     bench.run_until(lambda: safe(bench) and not focuser.state.moving and focuser.state.connected, 900, "the focuser to settle")
