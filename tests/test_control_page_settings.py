@@ -174,6 +174,8 @@ def test_disconnect_on_the_form_ends_only_the_pages_own_connection(page, tmp_pat
         open_settings(page, server.url)
         page.click("#connect")
         expect(page.locator("#connection-state")).to_have_text(re.compile(r"^Connected on "))
+        mine = page.evaluate("Alpaca.clientId")
+        wait_for(lambda: any(c["ClientID"] == mine and c["Connected"] for c in action(server.url, "Clients")), what="the page's Connect to land")
         page.click("#disconnect")
         expect(page.locator("#connection-state")).to_contain_text("for other programs; this page has disconnected itself")
         assert requests.get(f"{server.url}/api/v1/focuser/0/connected", params=other, timeout=5).json()["Value"] is True
