@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..celestron.usb_probe import CELESTRON_USB_ID, STABLE_PORT, identify, list_ports, probe
-from ..cli.udev import RULE_PATH
 from ..settings import FocuserSettings
+from ..udev_rule import RULE_PATH
 from . import Finding, Level, ok, problem
 
 SERVER_NAMES = ("alpaca-focuser", "alpaca_focuser")
