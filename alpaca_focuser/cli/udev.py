@@ -6,13 +6,14 @@ dialout group."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
 from ..celestron.usb_probe import STABLE_PORT
 from ..config import locations as config_locations
 from ..udev_rule import RULE_PATH, rule_text
-from .system_files import Plan, Wanted, apply
+from .system_files import Plan, Wanted, apply, own_command, service_config
 
 
 def plan(install: bool) -> Plan:
@@ -32,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_root_options(parser)
 
 
-def port_advice() -> str:
-    located = config_locations.locate(None).path
+def port_advice(root: Path) -> str:
+    """Where to set the port: the file the installed service reads, else the one the server finds."""
+    located = service_config(root) or config_locations.locate(None).path
     where = f"in {located}" if located is not None else "in your configuration file ('alpaca-focuser init' makes one)"
     return f'Use port = "{STABLE_PORT}" in the [[focuser]] table {where}; it appears when the focuser is plugged in.'
 
@@ -45,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         ok = apply(plan(args.action == "install"), args.root.resolve(), args.dry_run, print)
     except OSError as error:
-        print(f"alpaca-focuser udev: {error}. Run it as root, for example: sudo {sys.argv[0]} udev {args.action}", file=sys.stderr)
+        print(f"alpaca-focuser udev: {error}. Run it as root, for example: sudo {shlex.join(own_command())} udev {args.action}", file=sys.stderr)
         return 1
     if args.action == "install" and not args.dry_run:
-        print(port_advice())
+        print(port_advice(args.root.resolve()))
     if not ok:
         print("Some commands failed (see above): run this as root, for example with sudo.")
     return 0 if ok else 1
