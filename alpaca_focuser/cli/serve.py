@@ -74,11 +74,20 @@ def load_settings(args: argparse.Namespace) -> tuple[Settings, ConfigFile | None
         return settings, None
     with _held_back(logging.getLogger("alpaca_focuser.config")) as held:
         config_file = ConfigFile.load(located.path)
-    log.info("Configuration from %s (found by %s)%s", located.path, located.source, template)
+    apply_overrides(config_file.settings, args)
+    log.info("Configuration from %s (found by %s)%s%s", located.path, located.source, template, _simulated_note(config_file.settings))
     for record in held:
         logging.getLogger(record.name).handle(record)
-    apply_overrides(config_file.settings, args)
     return config_file.settings, config_file
+
+
+def _simulated_note(settings: Settings) -> str:
+    """Said in the first line, because a simulated focuser looks connected and nothing real turns."""
+    simulated = [str(number) for number, focuser in enumerate(settings.focusers) if focuser.port.startswith("sim://")]
+    if not simulated:
+        return ""
+    which = f"focuser {simulated[0]} is" if len(simulated) == 1 else f"focusers {', '.join(simulated)} are"
+    return f"; {which} the built-in simulator (sim://), so nothing real moves: set port to your focuser's ('alpaca-focuser ports' lists them)"
 
 
 class _Keeper(logging.Handler):
