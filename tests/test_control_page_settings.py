@@ -175,7 +175,7 @@ def test_disconnect_on_the_form_ends_only_the_pages_own_connection(page, tmp_pat
         page.click("#connect")
         expect(page.locator("#connection-state")).to_have_text(re.compile(r"^Connected on "))
         page.click("#disconnect")
-        expect(page.locator("#connection-state")).to_contain_text("for other programs; this page has disconnected itself")
+        expect(page.locator("#connection-state")).to_contain_text("in use by other programs, but not by this page: press Connect")
         assert requests.get(f"{server.url}/api/v1/focuser/0/connected", params=other, timeout=5).json()["Value"] is True
         assert action(server.url, "FocuserInfo")["connected"]
 
