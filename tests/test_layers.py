@@ -88,3 +88,7 @@ def test_no_two_folders_of_the_package_import_each_other() -> None:
 def test_the_doctor_does_not_import_the_command_line() -> None:
     assert "alpaca_focuser.cli" not in graph("alpaca_focuser", 2).get("alpaca_focuser.doctor", set())
 
+
+
+def test_the_conformance_checkers_modules_import_no_circle() -> None:
+    assert circles(graph("conformance", 2)) == []
