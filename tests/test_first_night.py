@@ -188,3 +188,12 @@ def test_the_first_log_line_says_the_focuser_is_simulated(tmp_path: Path) -> Non
     config.write_text('[[focuser]]\nport = "sim://first-line"\n[[focuser]]\nport = "/dev/ttyNO-SUCH-PORT"\n', encoding="utf-8")
     with serving("--config", str(config), env=user_env(tmp_path), cwd=tmp_path) as served:
         assert "focuser 0 is the built-in simulator (sim://), so nothing real moves" in served.lines[0], served.lines[0]
+
+
+def test_the_settings_form_says_what_a_missing_step_size_costs_and_how_to_work_it_out() -> None:
+    with running_server([simulated()]) as running:
+        page = requests.get(f"{running.url}/setup/v1/focuser/0/setup", timeout=5).text
+        field = page[page.index('id="field-step_size_um"') :]
+        note = field[: field.index('id="error-step_size_um"')]
+        assert "StepSize answers not implemented" in note and "pyobs-alpaca" in note and "divide it by MaxStep" in note
+        assert "not set, so StepSize answers not implemented" in page

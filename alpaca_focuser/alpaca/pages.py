@@ -139,7 +139,7 @@ def device_rows(served: ServedDevice) -> str:
         ("Moving", ("yes" if state.moving else "no") if state.connected else "unknown (not connected)"),
         ("Limits", limits_text(state)),
         ("Calibration", calibration_text(state)),
-        ("Step size", f"{served.device.step_size_um} µm" if served.device.step_size_um else "not set (step_size_um)"),
+        ("Step size", f"{served.device.step_size_um} µm" if served.device.step_size_um else "not set, so StepSize answers not implemented (set Step size above)"),
         ("UniqueID", html_text(served.device.unique_id)),
         *temperature_rows(served),
     ]
