@@ -3,7 +3,7 @@
 The settings form is checked through what it changes: the configuration file (its comments kept),
 the settings the server reports, and the port the focuser is reached on. The layout test opens
 every page at a phone's and a desktop's size and checks that no control lies off screen; it also
-takes the README's screenshots (written to docs/ when UPDATE_SCREENSHOTS=1).
+takes the user guide's screenshots, by day and at night (written to docs/ when UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
@@ -230,6 +230,8 @@ def test_every_page_fits_phone_and_desktop_with_halt_in_view(chromium, viewport,
         page.screenshot(path=str(folder / f"control-{name}.png"))
         page.click("#night")
         expect(page.locator("body")).to_have_class("night")
+        page.locator("#night").blur()
+        page.screenshot(path=str(folder / f"control-{name}-night.png"))
         page.reload()
         expect(page.locator("body")).to_have_class("night")  # remembered, for the rest of the night
         page.goto(f"{server.url}/setup")
