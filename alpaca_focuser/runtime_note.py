@@ -51,6 +51,7 @@ def write_note(folder: Path, note: RuntimeNote) -> Path | None:
         handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(asdict(note), stream)
+        os.chmod(temp, 0o644)  # the doctor may run as another user than the service; the note holds no secret
         os.replace(temp, path)
     except OSError:
         return None
