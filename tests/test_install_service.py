@@ -22,6 +22,7 @@ from conftest import require_tool
 from alpaca_focuser.cli import main
 from alpaca_focuser.cli.system_files import own_command
 from alpaca_focuser.config import ConfigFile
+from alpaca_focuser.config import locations as config_locations
 
 UNIT = Path("etc/systemd/system/alpaca-focuser.service")
 RULE = Path("etc/udev/rules.d/99-celestron-focuser.rules")
@@ -148,7 +149,22 @@ def test_from_a_root_shell_the_account_must_be_named(tmp_path: Path, capsys: pyt
     assert code == 0 and "Warning: the service runs as root" in out and "User=root" in (root / UNIT).read_text()
 
 
-def test_the_service_reads_the_file_init_wrote(tmp_path: Path, capsys: pytest.CaptureFixture[str], own_config_home: Path) -> None:
+def test_udev_run_with_sudo_names_the_callers_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    callers_file = tmp_path / "stargazer" / "config.toml"
+    callers_file.parent.mkdir()
+    callers_file.write_text('[[focuser]]\nport = "/dev/ttyUSB3"\n')
+    account_file = config_locations.account_config_path
+    monkeypatch.setattr(config_locations, "account_config_path", lambda account: callers_file if account == "stargazer" else account_file(account))
+    monkeypatch.setenv("SUDO_USER", "stargazer")
+    monkeypatch.chdir(tmp_path)  # root's own search finds nothing here
+    code, out = cli(capsys, "udev", "install", "--root", str(tmp_path / "root"))
+    assert code == 0 and f"in the [[focuser]] table in {callers_file}" in out, out
+
+
+def test_the_service_reads_the_file_init_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], own_config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     code, out = cli(capsys, "init", "--port", "/dev/ttyUSB3")
     assert code == 0, out
     own_file = own_config_home / "alpaca-focuser" / "config.toml"

@@ -99,11 +99,7 @@ def _check_account(args: argparse.Namespace, account: str) -> str | None:
 
 def users_file(account: str) -> Path:
     """The file 'alpaca-focuser init' writes for ``account`` (sudo keeps the caller's name, not its home)."""
-    if account == getpass.getuser():
-        return config_locations.user_config_path()
-    import pwd  # here: the module exists on Unix only
-
-    return Path(pwd.getpwnam(account).pw_dir) / ".config" / config_locations.APP_NAME / config_locations.FILE_NAME
+    return config_locations.account_config_path(account)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ dialout group."""
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -35,9 +36,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def port_advice(root: Path) -> str:
     """Where to set the port: the file the installed service reads, else the one the server finds."""
-    located = service_config(root) or config_locations.locate(None).path
+    located = service_config(root) or _callers_file() or config_locations.locate(None).path
     where = f"in {located}" if located is not None else "in your configuration file ('alpaca-focuser init' makes one)"
     return f'Use port = "{STABLE_PORT}" in the [[focuser]] table {where}; it appears when the focuser is plugged in.'
+
+
+def _callers_file() -> Path | None:
+    """Run with sudo, the file of the account that ran it, rather than root's."""
+    account = os.environ.get("SUDO_USER")
+    if not account:
+        return None
+    try:
+        path = config_locations.account_config_path(account)
+    except KeyError:
+        return None
+    return path if path.is_file() else None
 
 
 def run(args: argparse.Namespace) -> int:
