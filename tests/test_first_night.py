@@ -85,7 +85,7 @@ def test_titles_and_state_words_fit_a_phone(phone: Any) -> None:
         state = phone.locator("#devices .state.good")
         expect(state).to_have_text("connected")
         assert state.evaluate("(word) => word.getClientRects().length") == 1, "'connected' breaks across lines"
-        for path in ("/setup", "/setup/v1/focuser/0/setup", "/control/v1/focuser/0/"):
+        for path in ("/setup", "/setup/v1/focuser/0/setup", "/control/v1/focuser/0/", "/web/temperature.html?focuser=0"):
             phone.goto(running.url + path)
             title = phone.locator("header h1")
             expect(title).not_to_have_text("Focuser")  # the control page's title is filled in by its script

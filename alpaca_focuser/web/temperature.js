@@ -209,7 +209,10 @@
   });
 
   $("back").href = `/control/v1/focuser/${focuser}/`;
-  call("GET", "name").then((name) => { $("title").textContent = `${name}: temperature`; }).catch(() => {});
+  call("GET", "name").then((name) => { // the header keeps its one word, so it fits a phone
+    $("focuser-name").textContent = name;
+    document.title = `${name}: temperature`;
+  }).catch(() => {});
   refresh();
   window.setInterval(refresh, REFRESH_MS);
 })();
