@@ -25,6 +25,7 @@ from ..settings import Direction, Preset
 from . import settings_actions
 from .connection import ConnectionControl
 from .protocol import ClientJsonRefused, decode_client_json, whole_number
+from .served import is_simulated, not_connected_reason
 
 if TYPE_CHECKING:
     from ..temperature.service import TemperatureService
@@ -247,6 +248,8 @@ def _focuser_info(device: Focuser, _: None) -> dict[str, Any]:
     stats = getattr(device, "link_stats", None)
     return {
         "name": device.name,
+        "simulated": is_simulated(device),
+        "not_connected_reason": not_connected_reason(device),
         "connected": state.connected,
         "activity": state.activity,
         "firmware": state.firmware,

@@ -31,9 +31,11 @@ class MotionJournal:
         self._clear_due = False  # the motor was seen standing; the file is cleared at the next flush
 
     def left_running(self) -> str | None:
-        """The job a previous run left running ("jogging", "moving", "calibrating"), or None."""
+        """The job a previous run left running ("jogging", "moving", "calibrating"), or None.
+        A temporary copy a killed run left half-written is removed."""
         if self.path is None:
             return None
+        self._temporary().unlink(missing_ok=True)
         try:
             with open(self.path, "rb") as file:
                 text = file.read(READ_LIMIT)
@@ -48,6 +50,10 @@ class MotionJournal:
             return "unknown"  # a torn write: something was running
         job = found.get("job") if isinstance(found, dict) else None
         return str(job) if job else None
+
+    def _temporary(self) -> Path:
+        assert self.path is not None
+        return self.path.with_name(self.path.name + ".tmp")
 
     def running(self, kind: str) -> None:
         self._clear_due = False
@@ -65,7 +71,7 @@ class MotionJournal:
     def _write(self, content: dict[str, object]) -> None:
         if self.path is None:
             return
-        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary = self._temporary()
         try:
             temporary.write_text(json.dumps(content))
             os.replace(temporary, self.path)
