@@ -266,3 +266,18 @@ def test_a_port_that_does_not_answer_changes_nothing_unless_forced():
     note = focuser.configure(force=True, port="memory://nowhere")
     assert focuser.settings.port == "memory://nowhere"
     assert "cannot be reached" in note
+
+
+def test_a_calibration_reads_as_running_until_its_abort_is_done():
+    from alpaca_focuser.device.orders import Orders
+    from alpaca_focuser.device.snapshot import compose
+
+    bench = make_bench(calibration_timeout_s=600.0)
+    focuser = bench.focuser
+    focuser.start_calibration()
+    bench.run_until(lambda: bench.motor.calibrating, what="the calibration to run")
+    asked = compose(focuser._view, False, Orders(wanted=True, stop="AbortCalibration"))  # the worker has not acted yet
+    assert asked.calibration.running and asked.moving and asked.activity == "stopping"
+    focuser.abort_calibration()
+    bench.settle()
+    assert not bench.motor.calibrating and not focuser.state.calibration.running
