@@ -27,14 +27,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+
+import serial
 
 from .commands import DeviceId, Request
 from .faults import PORT_ERRORS, RECEIVE_ERRORS, LinkClosed, MalformedReply, NoReply
 from .packet import FrameDecoder, Packet
 from .port_link import MIN_GAP_S, LinkStats, PortLink
-from .serial_lines import write_with_handshake
+from .serial_lines import open_port, write_with_handshake
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -66,8 +69,9 @@ class BusLink(PortLink):
         timeout: float = DEFAULT_TIMEOUT,
         rtscts: bool = False,
         min_gap_s: float = MIN_GAP_S,
+        opener: Callable[..., serial.Serial] = open_port,
     ) -> None:
-        super().__init__(url, baud=baud, timeout=timeout, rtscts=rtscts, min_gap_s=min_gap_s)
+        super().__init__(url, baud=baud, timeout=timeout, rtscts=rtscts, min_gap_s=min_gap_s, opener=opener)
         self.source = source
         self.device = device
         self.stats = BusStats()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TypeVar
 
 import serial
@@ -24,6 +25,7 @@ import serial
 from .commands import Command, DeviceId, Request
 from .faults import RECEIVE_ERRORS, LinkClosed, MalformedReply, NoReply
 from .port_link import LinkStats, PortLink
+from .serial_lines import open_port
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -59,8 +61,9 @@ def pass_through(device: int, command: int, data: bytes, reply_length: int) -> b
 
 
 class HandControllerLink(PortLink):
-    def __init__(self, url: str, *, baud: int = 9600, device: int = DeviceId.FOCUSER, timeout: float = HC_REPLY_TIMEOUT_S) -> None:
-        super().__init__(url, baud=baud, timeout=max(timeout, HC_REPLY_TIMEOUT_S))
+    def __init__(self, url: str, *, baud: int = 9600, device: int = DeviceId.FOCUSER, timeout: float = HC_REPLY_TIMEOUT_S,
+                 opener: Callable[..., serial.Serial] = open_port) -> None:
+        super().__init__(url, baud=baud, timeout=max(timeout, HC_REPLY_TIMEOUT_S), opener=opener)
         self.device = device
         self.stats = LinkStats()
         self._lock = threading.Lock()

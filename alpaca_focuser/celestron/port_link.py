@@ -39,8 +39,10 @@ class LinkStats:
 class PortLink:
     stats: LinkStats
 
-    def __init__(self, url: str, *, baud: int, timeout: float, rtscts: bool = False, min_gap_s: float = MIN_GAP_S) -> None:
+    def __init__(self, url: str, *, baud: int, timeout: float, rtscts: bool = False, min_gap_s: float = MIN_GAP_S,
+                 opener: Callable[..., serial.Serial] = open_port) -> None:
         self.url = url
+        self._opener = opener  # open_port, or the focuser's side of a shared port
         self.baud = baud
         self.timeout = timeout
         self.rtscts = rtscts
@@ -56,7 +58,7 @@ class PortLink:
         if self.is_open:
             return
         try:
-            self._port = open_port(self.url, self.baud, self.timeout, rtscts=self.rtscts)
+            self._port = self._opener(self.url, self.baud, self.timeout, rtscts=self.rtscts)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
         self._opened()
