@@ -71,6 +71,7 @@ class Endpoint:
         self.spec = spec
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)  # a full wake-up line already means "wake up": the hub never waits on it
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._outbox: Outbox | None = None
@@ -103,10 +104,10 @@ class Endpoint:
             self._wake_r.recv(4096)
 
     def _attach(self, who: str) -> str | None:
-        self._outbox = Outbox(self._wake_w)
-        refused = self.hub.attach(MOUNT, self._outbox, who)
-        if refused is not None:
-            self._outbox = None
+        outbox = Outbox(self._wake_w)
+        refused = self.hub.attach(MOUNT, outbox, who)
+        if refused is None:
+            self._outbox = outbox
         return refused
 
     def _detach(self) -> None:

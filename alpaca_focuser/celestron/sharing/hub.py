@@ -6,10 +6,11 @@ line, routes what comes back until its answer is complete or its turn runs out, 
 sends the next. When both parties wait, they go in turn, so neither waits behind more than one
 exchange of the other, and an exchange holds the line at most ``turn_limit_s`` (the focuser's
 own reply timeout): a mount program that stalls, sends garbage or vanishes cannot hold it
-longer, and half a command never reaches the line. Answers go to the party that asked; bus
-traffic between them goes to the mount program, as the real port would give it. Nothing the hub
-does for one party waits on the other party reading: the mount program's replies go into a
-bounded buffer its endpoint drains.
+longer, and half a command never reaches the line. Answers go to the party that asked, whole
+(a reader that falls behind loses whole answers, never parts of one); bus traffic between them
+goes to the mount program, as the real port would give it. Nothing the hub does for one party
+waits on the other party reading: the mount program's replies go into a bounded buffer its
+endpoint drains.
 
 Two threads: one reads the line (and opens it again when it fails), one dispatches exchanges.
 """
@@ -68,6 +69,7 @@ class Pending:
     side: str
     command: bytes
     queued_at: float
+    sink: Sink | None  # who asked: its answer goes there, not to a program that came after it
     sent: threading.Event = field(default_factory=threading.Event)
     failed: str = ""  # why it never reached the line
 
@@ -78,6 +80,7 @@ class _Turn:
     exchange: Exchange
     deadline: float
     done: bool = False
+    answer: bytearray = field(default_factory=bytearray)  # given to the asker whole, when the exchange ends
 
 
 @dataclass
@@ -155,7 +158,7 @@ class PortHub:
                 if side == MOUNT and len(party.queue) >= MOUNT_QUEUE_MAX:
                     party.stats.dropped_commands += 1
                     continue
-                pending = Pending(side, command, now)
+                pending = Pending(side, command, now, party.sink)
                 if self._port is None:
                     pending.failed = f"the mount's port {self.url} is not open: {self._line_error}"
                     pending.sent.set()
@@ -295,18 +298,20 @@ class PortHub:
         if turn is not None and not turn.done:
             routed = turn.exchange.route(data)
             turn.done = routed.done
-            self._give(turn.pending.side, routed.asker)
+            turn.answer += routed.asker
+            if turn.done:
+                self._give(turn.pending.sink, bytes(turn.answer))
         else:
             last = turn or self._last
             routed = self.framing.idle(data, None if last is None else last.exchange)
             if last is not None:
-                self._give(last.pending.side, routed.asker)
+                self._give(last.pending.sink, routed.asker)
             if self.framing.quiet_after_timeout_s and self._quiet_until:
                 self._quiet_until = time.monotonic() + self.framing.quiet_after_timeout_s
-        self._give(MOUNT, routed.others)
+        self._give(self._parties[MOUNT].sink, routed.others)
 
-    def _give(self, side: str, data: bytes) -> None:
-        sink = self._parties[side].sink
+    @staticmethod
+    def _give(sink: Sink | None, data: bytes) -> None:
         if data and sink is not None:
             sink.send(data)
 
@@ -378,6 +383,7 @@ class PortHub:
             stats.answered += 1
         else:
             stats.timed_out += 1
+            self._give(turn.pending.sink, bytes(turn.answer))  # what came of it, however little
             self._quiet_until = now + self.framing.quiet_after_timeout_s
             log.debug("shared port %s: no answer to the %s's %s within %g s", self.spec.where, turn.pending.side,
                       turn.pending.command.hex(" "), self.turn_limit_s)
