@@ -45,11 +45,11 @@ class ShareSpec:
 
 def parse_share(text: str) -> ShareSpec | None:
     """The endpoint ``text`` names, or None for ""; raises ValueError saying what it must be."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+        raise ValueError(f"{SHARE_FORM}, without control characters")
     text = text.strip()
     if not text:
         return None
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
-        raise ValueError(f"{SHARE_FORM}, without control characters")
     kind, _, rest = text.partition(":")
     kind = kind.lower()
     if kind == "pty":
