@@ -20,7 +20,7 @@ from share_support import move_exactly, share_status, shared_focuser, tcp_share
 
 from alpaca_focuser.celestron.commands import DeviceId
 from alpaca_focuser.celestron.packet import FrameDecoder, Packet
-from alpaca_focuser.celestron.sharing import endpoints
+from alpaca_focuser.celestron.sharing import endpoints, shared_status
 from alpaca_focuser.simulator.mount_axes import ALT_MOTOR, AZM_MOTOR, GOTO_FAST
 from alpaca_focuser.simulator.mount_bus import HAND_CONTROLLER
 
@@ -172,3 +172,22 @@ def test_a_pty_endpoint_names_the_program_that_holds_it(tmp_path: Path) -> None:
         wait_for(lambda: share_status(rig)["mount_program"] is None, 5, "the hub to see the program leave")
         move_exactly(rig, rig.focuser.state.position + 1000)
     assert not path.exists()  # the server removes its link when it stops
+
+
+def test_a_new_share_or_none_closes_the_old_endpoint_and_frees_the_port() -> None:
+    first, first_port = tcp_share()
+    second, second_port = tcp_share()
+    with shared_focuser("hc", first) as rig:
+        rig.focuser.configure(share=second)
+        wait_for(lambda: rig.focuser.state.connected and rig.focuser.settings.share == second, 20, "the focuser on the new share")
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", first_port), timeout=5)
+        with _connect(second_port) as program:
+            assert _ask(program, b"V", 3) == VERSION_REPLY
+        rig.focuser.configure(share="")
+        wait_for(lambda: rig.focuser.state.connected and not rig.focuser.settings.share, 20, "the focuser on its port alone")
+        assert shared_status(rig.focuser.state.port) is None
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", second_port), timeout=5)
+        wait_for(lambda: rig.focuser.state.connected and rig.focuser.state.link_ok and rig.focuser.link_stats is not None
+                 and rig.focuser.link_stats.requests > 0, 20, "the focuser answering on its port alone")

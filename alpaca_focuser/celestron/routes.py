@@ -114,10 +114,12 @@ def open_link(route: Route) -> Link:
 def _opener(url: str, route: Route) -> tuple[Callable[..., serial.Serial], bool]:
     """How the link opens its port, and whether it does the RTS/CTS handshake itself: directly,
     or, with ``share``, on its side of the hub that owns the port (the hub does the handshake)."""
+    from .sharing import focuser_opener, parse_share, release, shared_hub
+
     if not route.share:
+        release(url)  # a port shared until now is the focuser's alone again
         return open_port, route.rtscts
     from .hc_link import HC_REPLY_TIMEOUT_S
-    from .sharing import focuser_opener, parse_share, shared_hub
 
     spec = parse_share(route.share)
     assert spec is not None

@@ -8,6 +8,7 @@ reconnects or is released.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from .framing import AuxFraming, Framing, NexStarFraming
 from .hub import PortHub
 from .spec import ShareSpec, parse_share, share_problem
 
-__all__ = ["PortHub", "ShareSpec", "focuser_opener", "parse_share", "share_problem", "shared_hub", "shared_status", "stop_all"]
+log = logging.getLogger(__name__)
+__all__ = ["PortHub", "ShareSpec", "focuser_opener", "parse_share", "release", "share_problem", "shared_hub", "shared_status", "stop_all"]
 
 OPEN_WAIT_S = 2.0  # how long a new hub may take to open the port before the focuser's first try
 
@@ -47,10 +49,7 @@ def shared_hub(url: str, *, spec: ShareSpec, hand_controller: bool, baud: int, r
         if found is not None and found.key == key:
             found.hub.turn_limit_s = turn_limit_s
             return found.hub
-        if found is not None:
-            del _shared[spec.text]
-            found.endpoint.stop()
-            found.hub.stop()
+        _stop([text for text, shared in _shared.items() if text == spec.text or shared.hub.url == url])
         hub = PortHub(url, baud=baud, framing=framing, turn_limit_s=turn_limit_s, spec=spec, rtscts=rtscts).start()
         try:
             endpoint = endpoint_for(hub, spec).start()
@@ -81,10 +80,21 @@ def shared_status(url: str) -> dict[str, Any] | None:
     return None
 
 
+def release(url: str) -> None:
+    """Stop sharing ``url``: the focuser now opens it directly (its ``share`` was emptied)."""
+    with _lock:
+        _stop([text for text, shared in _shared.items() if shared.hub.url == url])
+
+
 def stop_all() -> None:
     with _lock:
-        found = list(_shared.values())
-        _shared.clear()
-    for shared in found:
+        _stop(list(_shared))
+
+
+def _stop(texts: list[str]) -> None:
+    """Under the lock: close these endpoints and let their ports go."""
+    for text in texts:
+        shared = _shared.pop(text)
         shared.endpoint.stop()
         shared.hub.stop()
+        log.info("the mount's port %s is no longer shared at %s", shared.hub.url, shared.hub.spec.where)
