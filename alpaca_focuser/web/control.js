@@ -196,7 +196,8 @@
     const user = share.mount_program ? `used by ${share.mount_program}` : "no mount program connected";
     const refused = share.refused ? `; ${share.refused} other program${share.refused === 1 ? "" : "s"} refused` : "";
     const line = share.line === "open" ? "" : `; the mount's port is ${share.line}`;
-    return `at ${share.where}: ${user}${refused}${line}`;
+    const garbage = share.mount && share.mount.garbage_bytes ? `; ${share.mount.garbage_bytes} bytes of garbage dropped` : "";
+    return `at ${share.where}: ${user}${refused}${garbage}${line}`;
   }
 
   function renderCalibration(connected, calibrated, calibration, calibrating) {

@@ -16,6 +16,7 @@ import os
 import select
 import socket
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,7 +64,7 @@ class Outbox:
             del self._data[:written]
 
 
-class Endpoint:
+class Endpoint(ABC):
     """A thread serving one endpoint; ``stop`` closes it and lets the program go."""
 
     def __init__(self, hub: PortHub, spec: ShareSpec) -> None:
@@ -115,14 +116,17 @@ class Endpoint:
             self.hub.detach(MOUNT, self._outbox)
             self._outbox = None
 
+    @abstractmethod
     def _open(self) -> None:
-        raise NotImplementedError
+        """Make the endpoint (listen, or create the pty); raises OSError saying why it cannot."""
 
+    @abstractmethod
     def _close(self) -> None:
-        raise NotImplementedError
+        """Let the program go and remove the endpoint."""
 
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """Serve the endpoint until ``stop``."""
 
 
 class TcpEndpoint(Endpoint):
@@ -284,15 +288,15 @@ class PtyEndpoint(Endpoint):
     def _holders(self) -> str:
         """The programs that hold the pty open, by name and pid, for the log and the pages."""
         found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                for fd in (entry / "fd").iterdir():
-                    if os.readlink(fd) == self.device:
-                        name = (entry / "comm").read_text().strip()
-                        found.append(f"{name} (pid {entry.name})")
-                        break
+        with contextlib.suppress(OSError):  # no /proc (macOS): the program goes unnamed
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                with contextlib.suppress(OSError):
+                    for fd in (entry / "fd").iterdir():
+                        if os.readlink(fd) == self.device:
+                            found.append(f"{(entry / 'comm').read_text().strip()} (pid {entry.name})")
+                            break
         held = ", ".join(found) if found else "a program"
         return f"{held} on {self.spec.path}"
 

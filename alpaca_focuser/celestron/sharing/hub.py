@@ -187,9 +187,9 @@ class PortHub:
                 reason = f"the shared mount port {self.spec.where} is in use by {party.who}; one mount program at a time"
                 log.warning("refused a second mount program (%s): %s", who, reason)
                 return reason
+            self._drop_queue(party, "a new connection took its place")
             party.sink, party.who, party.since = sink, who, time.time()
             party.splitter = Splitter()
-            party.queue.clear()
         if side == MOUNT:
             log.info("mount program %s now uses the shared port %s", who, self.spec.where)
         return None
@@ -203,10 +203,7 @@ class PortHub:
                 return
             who = party.who
             party.sink, party.who = None, ""
-            for pending in party.queue:
-                pending.failed = "its program left"
-                pending.sent.set()
-            party.queue.clear()
+            self._drop_queue(party, "its program left")
             self._cond.notify_all()
         if side == MOUNT:
             log.info("mount program %s left the shared port %s", who, self.spec.where)
@@ -288,10 +285,16 @@ class PortHub:
 
     def _fail_queued(self, reason: str) -> None:
         for party in self._parties.values():
-            for pending in party.queue:
-                pending.failed = reason
-                pending.sent.set()
-            party.queue.clear()
+            self._drop_queue(party, reason)
+
+    @staticmethod
+    def _drop_queue(party: _Party, reason: str) -> None:
+        """Under the lock: ``party``'s waiting commands will never reach the line; whoever waits
+        on one learns why."""
+        for pending in party.queue:
+            pending.failed = reason
+            pending.sent.set()
+        party.queue.clear()
 
     def _route(self, data: bytes) -> None:
         turn = self._turn
