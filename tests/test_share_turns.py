@@ -101,3 +101,13 @@ def test_an_exchange_that_gets_no_answer_holds_the_line_only_for_the_turn_limit(
     assert pending.sent.wait(5) and not pending.failed  # the unanswered mount exchange gave the line up
     assert held.sent[-1] == Packet(0x20, 0x12, 0x01)
     assert hub.status()["mount"]["timed_out"] == 1
+
+
+def test_a_frame_that_would_put_a_wifi_module_into_command_mode_never_reaches_the_line(line: tuple[PortHub, HeldLine]) -> None:
+    hub, held = line
+    hub.attach(MOUNT, Collected(), "a test program")
+    escape = Packet(0x20, 0x10, 0x02, b"$$$")
+    assert hub.submit(MOUNT, escape.encode()) == []
+    assert hub.status()["mount"]["garbage_bytes"] == len(escape.encode())
+    hub.submit(MOUNT, Packet(0x20, 0x10, 0x01).encode())
+    wait_for(lambda: held.sent == [Packet(0x20, 0x10, 0x01)], 5, "the next command, and only it, on the line")
