@@ -16,8 +16,8 @@ import pytest
 from conftest import free_port, require_tool, wait_for
 from indi_support import IndiProperties
 from mount_support import MountRig
+from nexstar_support import libnexstar
 from share_support import move_exactly, settle, share_status, shared_focuser, tcp_share
-from test_hand_controller import _libnexstar
 
 DEVICE = "Celestron GPS"
 TIME_SCALE = 100  # a calibration takes a few seconds, a slew a fraction of one
@@ -106,7 +106,7 @@ def test_indi_mount_driver_and_the_focuser_share_the_hand_controller(indi_on_the
 
 
 def _libnexstar_mount() -> ctypes.CDLL:
-    library = _libnexstar()
+    library = libnexstar()
     library._tc_get_rade.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double), ctypes.c_char]
     library._tc_goto_rade.argtypes = [ctypes.c_int, ctypes.c_double, ctypes.c_double, ctypes.c_char]
     library.tc_get_version.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_char), ctypes.POINTER(ctypes.c_char)]

@@ -14,8 +14,8 @@ import requests
 from cli_support import run_command, serving, user_env
 from conftest import wait_for
 from mount_support import running_mount
+from nexstar_support import libnexstar
 from share_support import tcp_share
-from test_hand_controller import _libnexstar
 
 from alpaca_focuser.celestron.routes import Route
 from alpaca_focuser.celestron.sharing import parse_share, share_problem
@@ -68,7 +68,7 @@ def test_serve_share_without_a_mount_route_says_what_to_add(tmp_path: Path) -> N
 
 
 def test_a_user_runs_the_mount_program_and_the_focuser_on_one_cable(tmp_path: Path) -> None:
-    library = _libnexstar()
+    library = libnexstar()
     library.tc_get_version.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_char), ctypes.POINTER(ctypes.c_char)]
     share, port = tcp_share()
     with running_mount(50) as mount, serving("serve", "--port", mount.hc_path, "--route", "hc", "--share", share,
