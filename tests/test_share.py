@@ -179,15 +179,15 @@ def test_a_new_share_or_none_closes_the_old_endpoint_and_frees_the_port() -> Non
     second, second_port = tcp_share()
     with shared_focuser("hc", first) as rig:
         rig.focuser.configure(share=second)
-        wait_for(lambda: rig.focuser.state.connected and rig.focuser.settings.share == second, 20, "the focuser on the new share")
+        wait_for(lambda: rig.focuser.state.link_ok and rig.focuser.settings.share == second
+                 and (shared_status(rig.focuser.state.port) or {}).get("endpoint") == second, 20, "the focuser on the new share")
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", first_port), timeout=5)
         with _connect(second_port) as program:
             assert _ask(program, b"V", 3) == VERSION_REPLY
         rig.focuser.configure(share="")
-        wait_for(lambda: rig.focuser.state.connected and not rig.focuser.settings.share, 20, "the focuser on its port alone")
-        assert shared_status(rig.focuser.state.port) is None
+        wait_for(lambda: not rig.focuser.settings.share and shared_status(rig.focuser.state.port) is None, 20, "the port unshared")
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", second_port), timeout=5)
-        wait_for(lambda: rig.focuser.state.connected and rig.focuser.state.link_ok and rig.focuser.link_stats is not None
-                 and rig.focuser.link_stats.requests > 0, 20, "the focuser answering on its port alone")
+        wait_for(lambda: rig.focuser.state.connected and rig.focuser.state.link_ok and shared_status(rig.focuser.state.port) is None,
+                 20, "the focuser answering on its port alone")
