@@ -49,6 +49,9 @@ def shared_hub(url: str, *, spec: ShareSpec, hand_controller: bool, baud: int, r
         if found is not None and found.key == key:
             found.hub.turn_limit_s = turn_limit_s
             return found.hub
+        moved = next((text for text, shared in _shared.items() if shared.key == key and text != spec.text and spec.text not in _shared), None)
+        if moved is not None:
+            return _move(moved, spec, turn_limit_s)
         _stop([text for text, shared in _shared.items() if text == spec.text or shared.hub.url == url])
         hub = PortHub(url, baud=baud, framing=framing, turn_limit_s=turn_limit_s, spec=spec, rtscts=rtscts).start()
         try:
@@ -59,6 +62,25 @@ def shared_hub(url: str, *, spec: ShareSpec, hand_controller: bool, baud: int, r
         _shared[spec.text] = _Shared(hub, endpoint, key)
     hub.wait_open(OPEN_WAIT_S)
     return hub
+
+
+def _move(text: str, spec: ShareSpec, turn_limit_s: float) -> PortHub:
+    """Under the lock: offer an already shared port at a new endpoint; the hub keeps the port, so
+    the focuser's link on it goes on undisturbed. Raises OSError (the old endpoint stays) when the
+    new one cannot be made."""
+    shared = _shared[text]
+    new_endpoint = endpoint_for(shared.hub, spec)
+    shared.endpoint.stop()
+    try:
+        new_endpoint.start()
+    except OSError:
+        shared.endpoint = endpoint_for(shared.hub, shared.hub.spec).start()
+        raise
+    log.info("the mount's port %s is now shared at %s instead of %s", shared.hub.url, spec.where, shared.hub.spec.where)
+    shared.hub.spec, shared.hub.turn_limit_s, shared.endpoint = spec, turn_limit_s, new_endpoint
+    del _shared[text]
+    _shared[spec.text] = shared
+    return shared.hub
 
 
 def focuser_opener(hub: PortHub) -> Callable[..., serial.Serial]:
