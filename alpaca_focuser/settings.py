@@ -164,6 +164,8 @@ def share_route_problem(focuser: FocuserSettings) -> str | None:
     """Sharing needs a mount behind the port: None when ``share`` fits ``route``."""
     if focuser.share and focuser.route not in ("mount", "hc"):
         return 'share needs route = "mount" or "hc": the focuser\'s own USB port has no mount on it to share'
+    if focuser.share and focuser.port == "auto":
+        return "share needs the port's own name, not auto: finding the focuser asks every serial port, the shared one included"
     return None
 
 

@@ -62,7 +62,9 @@ def test_sharing_the_focusers_own_usb_port_is_refused_in_the_file_and_the_route(
 def test_serve_share_without_a_mount_route_says_what_to_add(tmp_path: Path) -> None:
     result = run_command("serve", "--port", "sim://", "--share", "tcp:2000", env=user_env(tmp_path), cwd=tmp_path)
     assert result.returncode == 2
-    assert 'share needs route = "mount" or "hc"' in result.stderr and "add --route mount or --route hc" in result.stderr
+    assert 'share needs route = "mount" or "hc"' in result.stderr and "give --route mount or --route hc" in result.stderr
+    result = run_command("serve", "--port", "auto", "--route", "hc", "--share", "tcp:2000", env=user_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2 and "share needs the port's own name, not auto" in result.stderr
     result = run_command("serve", "--share", "udp:2000", env=user_env(tmp_path), cwd=tmp_path)
     assert result.returncode == 2 and "--share" in result.stderr and '"tcp:PORT"' in result.stderr
 

@@ -73,6 +73,8 @@ class Route:
             raise ValueError(f"unknown route {self.route!r}; choose one of {', '.join(ROUTE_BAUDS)}")
         if self.share and self.route == USB:
             raise ValueError(SHARE_NEEDS_MOUNT)
+        if self.share and self.port == "auto":
+            raise ValueError("share needs the port's own name, not auto")
 
     @property
     def speed(self) -> int:

@@ -151,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     problem = share_route_problem(settings.focusers[0])
     if problem:
-        print(f"alpaca-focuser: --share {settings.focusers[0].share}: {problem}; add --route mount or --route hc", file=sys.stderr)
+        print(f"alpaca-focuser: share {settings.focusers[0].share} for focuser 0: {problem}; give --route mount or --route hc and "
+              "the port's name", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(settings.server.log_level)
     server = AlpacaServer(settings, config_file, new_config=None if config_file is not None else config_locations.new_file_path())

@@ -59,7 +59,7 @@ class _Reader:
         problem = share_route_problem(focuser)
         if problem:
             raise self.fail(where + ("share",), f"share in {label} is {_show(focuser.share)}, but {problem}",
-                            'Set route = "mount" or "hc", or remove the share line.')
+                            'Set route = "mount" or "hc" and the port\'s own name, or remove the share line.')
         return focuser
 
     def presets(self, data: Any, where: KeyPath, label: str) -> list[Preset]:
