@@ -24,10 +24,10 @@ def tcp_share() -> tuple[str, int]:
 @contextlib.contextmanager
 def shared_focuser(route: str, share: str, time_scale: float = 50, motor_options: dict[str, Any] | None = None,
                    **settings: Any) -> Iterator[MountRig]:
-    """The focuser reached through the mount's hand controller (``route="hc"``) or USB port
-    (``"mount"``), its port shared at ``share``."""
+    """The focuser reached through the mount's hand controller (``route="hc"``), USB port
+    (``"mount"``) or, with ``rtscts=True``, a cable on its AUX port; its port shared at ``share``."""
     with running_mount(time_scale, **(motor_options or {})) as mount:
-        port = mount.hc_path if route == "hc" else mount.usb_path
+        port = mount.hc_path if route == "hc" else mount.aux_url if settings.get("rtscts") else mount.usb_path
         focuser = CelestronFocuser(FocuserSettings(port=port, route=route, share=share, **{**FAST, **settings}))
         try:
             focuser.connect()

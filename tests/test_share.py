@@ -160,6 +160,19 @@ def test_a_mount_program_on_the_aux_bus_gets_its_answers_and_the_bus_traffic_but
         assert share_status(rig)["focuser"]["timed_out"] == 0
 
 
+def test_on_an_aux_port_cable_the_server_does_the_handshake_for_both() -> None:
+    share, port = tcp_share()
+    with shared_focuser("mount", share, rtscts=True) as rig, _connect(port) as sock:
+        sock.settimeout(5)
+        sock.sendall(Packet(0x20, AZM_MOTOR, 0xFE).encode())
+        frames: list[Packet] = []
+        decoder = FrameDecoder()
+        wait_for(lambda: frames.extend(decoder.feed(sock.recv(4096))) or Packet(AZM_MOTOR, 0x20, 0xFE, bytes([7, 11])) in frames, 10,
+                 "the motor controller's answer through the AUX port's handshake")
+        move_exactly(rig, rig.focuser.state.position + 2000)
+        assert share_status(rig)["focuser"]["timed_out"] == 0
+
+
 def test_a_pty_endpoint_names_the_program_that_holds_it(tmp_path: Path) -> None:
     path = tmp_path / "mount"
     with shared_focuser("hc", f"pty:{path}") as rig:
