@@ -204,3 +204,15 @@ def test_a_new_share_or_none_closes_the_old_endpoint_and_frees_the_port() -> Non
             socket.create_connection(("127.0.0.1", second_port), timeout=5)
         wait_for(lambda: rig.focuser.state.connected and rig.focuser.state.link_ok and shared_status(rig.focuser.state.port) is None,
                  20, "the focuser answering on its port alone")
+
+
+def test_when_the_mount_cable_is_pulled_the_mount_program_stays_connected_and_both_sides_work_again() -> None:
+    share, port = tcp_share()
+    with shared_focuser("hc", share) as rig, _connect(port) as program:
+        assert _ask(program, b"V", 3) == VERSION_REPLY
+        rig.mount.hc.unplug(1.0)
+        wait_for(lambda: share_status(rig)["line"].startswith("down"), 10, "the hub to see the port gone")
+        wait_for(lambda: share_status(rig)["line"] == "open", 20, "the hub to open the port again")
+        assert _ask(program, b"V", 3) == VERSION_REPLY  # the same connection, served again
+        wait_for(lambda: rig.focuser.state.link_ok, 20, "the focuser to reconnect")
+        move_exactly(rig, rig.focuser.state.position + 1500)
