@@ -166,7 +166,7 @@ def make_bench(
     sent: list[Packet] = []
     sent_at: list[float] = []
 
-    def port(url: str, baud: int, timeout: float) -> MemoryPort:
+    def port(url: str, baud: int, timeout: float, rtscts: bool = False) -> MemoryPort:
         if url == "memory://nowhere":
             raise serial.SerialException("no such device")
         return MemoryPort(motors[-1], clock, sent, sent_at)
