@@ -130,6 +130,7 @@ def test_presets_and_reverse_follow_the_server(desktop: Any) -> None:
         desktop.goto(f"{running.url}/control/v1/focuser/0/")
         preset = desktop.locator("#preset-list li[data-slot='1'] .label")
         expect(preset).to_have_text(f"1. Bahtinov at {position}")
+        expect(desktop.locator("#backlash-steps")).to_have_value("0")  # the card has read the server: it will not untick the box
         desktop.check("#reverse")
         desktop.click("#backlash-form button[type=submit]")
         expect(desktop.locator("#backlash-saved")).to_have_text("Saved.")
