@@ -40,9 +40,10 @@ class _BadParameters(ValueError):
 class Action:
     name: str  # as SupportedActions lists it; matched case-insensitively
     parse: Callable[[Any], Any]  # the decoded Parameters (None when absent) -> the handler's argument
-    run: Callable[[Focuser, Any], Any]  # (device, argument) -> a JSON-able result
+    run: Callable[..., Any]  # (device, argument[, client]) -> a JSON-able result
     usage: str  # the accepted Parameters, shown when they are wrong
     needs_focuser: bool  # NotConnected while the focuser is disconnected
+    for_client: bool = False  # ``run`` also gets the ClientID, kept in the move history
 
 
 # --------------------------------------------------------------- reading Parameters
@@ -123,6 +124,16 @@ def _one_value(value: Any, key: str) -> Any:
 def _no_parameters(value: Any) -> None:
     if value is not None and value != {}:
         raise _BadParameters(f"this action takes no parameters, but got {_show(value)}")
+
+
+def _history_limit(value: Any) -> int | None:
+    """How many of the newest moves to return: none for all that are kept, or a count."""
+    if value is None or value == {}:
+        return None
+    limit = _whole_number(_one_value(value, "limit"), "limit")
+    if limit < 1:
+        raise _BadParameters(f"limit must be 1 or more, not {limit}")
+    return limit
 
 
 def _steps(value: Any) -> int:
@@ -207,8 +218,8 @@ def _backlash_now(device: Focuser) -> dict[str, Any]:
     return {"steps": steps, "direction": Direction(direction).value}
 
 
-def _calibrate(device: Focuser, _: None) -> dict[str, Any]:
-    device.start_calibration()
+def _calibrate(device: Focuser, _: None, client: int) -> dict[str, Any]:
+    device.start_calibration(client=client)
     return _calibration(device)
 
 
@@ -227,13 +238,13 @@ def _save_preset(device: Focuser, wanted: _PresetToSave) -> dict[str, Any]:
     return _preset(device.save_preset(wanted.slot, wanted.name, wanted.position))
 
 
-def _move_relative(device: Focuser, steps: int) -> dict[str, Any]:
-    device.move_relative(steps)
+def _move_relative(device: Focuser, steps: int, client: int) -> dict[str, Any]:
+    device.move_relative(steps, client=client)
     return {"target": device.state.target}
 
 
-def _jog(device: Focuser, rate: int) -> dict[str, Any]:
-    device.jog(rate)
+def _jog(device: Focuser, rate: int, client: int) -> dict[str, Any]:
+    device.jog(rate, client=client)
     return {"rate": rate}
 
 
@@ -267,10 +278,11 @@ def _focuser_info(device: Focuser, _: None) -> dict[str, Any]:
 
 
 NONE = "none (leave Parameters out, or send it empty)"
+HISTORY_USAGE = 'none for every move kept, or how many of the newest: 20 or {"limit": 20}'
 PRESET_KEY = 'a slot number like 2, a name like Visual, or {"slot": 2} / {"name": "Visual"}'
 
 ACTIONS: tuple[Action, ...] = (
-    Action("Calibrate", _no_parameters, _calibrate, NONE, True),
+    Action("Calibrate", _no_parameters, _calibrate, NONE, True, for_client=True),
     Action("AbortCalibration", _no_parameters, _abort_calibration, NONE, True),
     Action("CalibrationStatus", _no_parameters, lambda device, _: _calibration(device), NONE, True),
     Action("GetBacklash", _no_parameters, lambda device, _: _backlash_now(device), NONE, False),
@@ -279,13 +291,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("Presets", _no_parameters, lambda device, _: [_preset(p) for p in device.presets()], NONE, False),
     Action("SavePreset", _preset_to_save, _save_preset,
            'a slot number like 2, a name like Visual, or {"slot": 2, "name": "Visual", "position": 12000} (position defaults to the current one)', True),
-    Action("GotoPreset", _preset_key, lambda device, key: _preset(device.goto_preset(key)), PRESET_KEY, True),
+    Action("GotoPreset", _preset_key, lambda device, key, client: _preset(device.goto_preset(key, client=client)), PRESET_KEY, True, for_client=True),
     Action("DeletePreset", _preset_key, lambda device, key: _preset(device.delete_preset(key)), PRESET_KEY, False),
-    Action("MoveRelative", _steps, _move_relative, 'signed steps like -500 or {"steps": -500} (positive moves out, Position grows)', True),
-    Action("Jog", _rate, _jog, 'a signed rate from -9 to 9 like 5 or {"rate": 5} (positive runs out; 0 stops); renew it within a couple of seconds to keep it running', True),
+    Action("MoveRelative", _steps, _move_relative, 'signed steps like -500 or {"steps": -500} (positive moves out, Position grows)', True, for_client=True),
+    Action("Jog", _rate, _jog, 'a signed rate from -9 to 9 like 5 or {"rate": 5} (positive runs out; 0 stops); renew it within a couple of seconds to keep it running', True, for_client=True),
     Action("GetReverse", _no_parameters, lambda device, _: {"reverse": device.reverse}, NONE, False),
     Action("SetReverse", _reverse_flag, _set_reverse, 'true, false or {"reverse": true}', False),
     Action("FocuserInfo", _no_parameters, _focuser_info, NONE, False),
+    Action("MoveHistory", _history_limit, lambda device, limit: device.history.recent(limit), HISTORY_USAGE, False),
     Action("Ports", _no_parameters, lambda device, _: settings_actions.ports(device), NONE, False),
     Action("Settings", _no_parameters, lambda device, _: settings_actions.settings_now(device), NONE, False),
     Action("SetSettings", settings_actions.parse_changes, settings_actions.set_settings, settings_actions.USAGE, False),
@@ -392,4 +405,4 @@ def run_action(
     if action.needs_focuser and not connection.connected(client):
         reason = f" ({state.last_error})" if state.last_error else ""
         raise NotConnected(f"{action.name} needs the focuser, but {device.name} is not connected{reason}. Connect it first.")
-    return json.dumps(action.run(device, argument))
+    return json.dumps(action.run(device, argument, client) if action.for_client else action.run(device, argument))
