@@ -122,6 +122,12 @@ class FocuserSettings:
     temperature_log_rest_s: float = setting(180.0, "a rest this long after a client's move is a point of the focus log",
                                             low=0.1, high=86_400, unit="seconds")
     tempcomp_max_step: int = setting(200, "the largest single temperature-compensation move", low=1, high=POSITION_MAX, unit="steps")
+    camera: str = setting("", "the imaging camera compensation waits for, alpaca://HOST:PORT/camera/N: a compensation move waits while "
+                          'it waits, exposes, reads or downloads, and runs between frames ("": none)', rule="camera_address", allow_empty=True,
+                          client=True, label="Camera (TempComp waits for its frames)")
+    camera_unreachable: str = setting("move", "what compensation does while the camera cannot be read: move (when due, as without a "
+                                      "camera) or wait (until the camera answers)", choices=("move", "wait"), client=True,
+                                      label="Camera unreachable: compensation")
 
 
 @dataclass
