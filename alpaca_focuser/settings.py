@@ -141,6 +141,9 @@ class ServerSettings:
     discovery: bool = setting(True, "answer Alpaca discovery")
     mdns: bool = setting(True, "advertise the server on mDNS/Bonjour")
     log_level: str = setting("INFO", "how much the log says", choices=LOG_LEVELS)
+    log_format: str = setting("text", "how the log is written: text (a line of words per record) or json (one JSON object per line, "
+                              "requests with ClientID, ClientTransactionID and ServerTransactionID as fields, for log collectors)",
+                              choices=("text", "json"))
     threads: int = setting(16, "HTTP worker threads: requests served at the same time", low=1, high=256)
     password_hash: str = setting("", "the password for the pages, as alpaca-focuser password prints it (\"\": none)",
                                  rule="password_hash", allow_empty=True, max_length=1000)

@@ -183,15 +183,20 @@ class DeviceResource:
 
     @staticmethod
     def _log(req: falcon.Request, ids: ClientIds, served: ServedDevice, member: str, body: dict[str, Any], error: AlpacaError | None) -> None:
+        """Every request at DEBUG, its ids also as fields for the JSON log (log_format.py)."""
         if not log.isEnabledFor(logging.DEBUG):
             return
         if error is not None:
             result = f"error 0x{error.number:X} {error.message}"
         else:
             result = repr(body["Value"]) if "Value" in body else "done"
+        fields = {
+            "ClientID": ids.client_id, "ClientTransactionID": ids.transaction_id, "ServerTransactionID": body["ServerTransactionID"],
+            "device": served.label, "member": member, "method": req.method, "result": result, "address": req.remote_addr or "",
+        }  # fmt: skip
         log.debug(
-            "ClientID=%d ClientTransactionID=%d %s %s %s -> %s",
-            ids.client_id, ids.transaction_id, req.method, served.label, member, result,
+            "ClientID=%d ClientTransactionID=%d ServerTransactionID=%d %s %s %s -> %s",
+            ids.client_id, ids.transaction_id, body["ServerTransactionID"], req.method, served.label, member, result, extra=fields,
         )  # fmt: skip
 
 
