@@ -195,8 +195,8 @@ class DeviceResource:
             "device": served.label, "member": member, "method": req.method, "result": result, "address": req.remote_addr or "",
         }  # fmt: skip
         log.debug(
-            "ClientID=%d ClientTransactionID=%d ServerTransactionID=%d %s %s %s -> %s",
-            ids.client_id, ids.transaction_id, body["ServerTransactionID"], req.method, served.label, member, result, extra=fields,
+            "ClientID=%d ClientTransactionID=%d %s %s %s -> %s (ServerTransactionID=%d)",
+            ids.client_id, ids.transaction_id, req.method, served.label, member, result, body["ServerTransactionID"], extra=fields,
         )  # fmt: skip
 
 

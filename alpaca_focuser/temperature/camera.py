@@ -80,9 +80,10 @@ class CameraWatch:
         self._thread = threading.Thread(target=self._run, name=f"camera {self.spec.text}", daemon=True)
         self._thread.start()
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop reading; without ``wait`` a read under way finishes on its own (within its timeout)."""
         self._stop.set()
-        if self._thread is not None:
+        if wait and self._thread is not None:
             self._thread.join(5.0)
 
     def _run(self) -> None:

@@ -219,7 +219,7 @@ class TemperatureService:
         """The camera of the settings in force (a client may change it on the settings form)."""
         wanted = self.device.settings.camera
         if self._camera is not None and self._camera.spec.text != wanted:
-            self._camera.close()
+            self._camera.close(wait=False)  # under the service's lock: never wait on a camera
             self._camera = None
         if self._camera is None and wanted:
             self._camera = CameraWatch(parse_camera(wanted), lambda: self._compensator.enabled)
