@@ -75,7 +75,7 @@ def ending(failed: bool, message: str, stopped_for: str | None, reconnected: boo
     lowered = f"{message} {stopped_for or ''}".lower()
     if "stalled" in lowered or "no progress" in lowered:
         return STALLED
-    if reconnected or "line dropped" in lowered or "line was down" in lowered:
+    if reconnected:  # the stop of a move cut off by the link could only be sent once it was back
         return LINK_LOST
     return HALTED if stopped_for is not None else FAILED
 
