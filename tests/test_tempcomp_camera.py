@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from browser_support import expect, launched_browser, opened_page
 from camera_support import DOWNLOADING, EXPOSING, IDLE, alpaca_camera
 from conftest import wait_for
 from server_support import RunningServer, running_server, sim_port
@@ -74,6 +75,19 @@ def test_a_compensation_move_waits_for_the_frame_then_runs_between_frames(temper
             assert (move["from"], move["to"]) == (20000, 20070)
             assert status(running)["camera"]["problem"] == ""
             assert any(request.startswith("GET /api/v1/camera/0/camerastate") for request in camera.camera.requests)
+
+
+def test_the_temperature_page_shows_the_hold(temperature_file: Path) -> None:
+    with alpaca_camera(state=EXPOSING) as camera, compensating(temperature_file, camera.address) as running, launched_browser() as chromium:
+        write_temperature(temperature_file, 10.7)
+        with opened_page(chromium) as page:
+            page.goto(f"{running.url}/web/temperature.html?focuser=0")
+            expect(page.locator("#tempcomp")).to_contain_text("on (held: camera exposing)")
+            expect(page.locator("#camera")).to_have_text(f"{camera.address}: exposing")
+            camera.camera.state = IDLE
+            expect(page.locator("#camera")).to_have_text(f"{camera.address}: between frames")
+            expect(page.locator("#tempcomp")).to_contain_text("on (following the temperature)")
+        assert [move["to"] for move in compensation_moves(running)] == [20070]
 
 
 def test_a_camera_that_hangs_is_reported_and_compensation_moves_anyway(temperature_file: Path) -> None:
