@@ -112,6 +112,18 @@ def test_health_follows_the_port_going_and_coming_back(server: RunningServer) ->
     assert sample(scrape(server), "alpaca_focuser_link_reconnects_total", focuser="1") == 1
 
 
+def test_a_scrape_never_touches_the_serial_line() -> None:
+    url, _ = sim_port(50)
+    with running_server([FocuserSettings(name="Quiet", port=url, poll_idle_ms=60_000)]) as running:
+        focuser = running.focuser()
+        wait_for(lambda: not focuser.state.moving and focuser.link_stats is not None, what="the focuser to be idle")
+        before = focuser.link_stats
+        for _ in range(20):
+            scrape(running)
+            assert requests.get(f"{running.url}/health", timeout=10).status_code == 200
+        assert focuser.link_stats == before  # not one request more on the line
+
+
 def test_a_released_focuser_is_healthy() -> None:
     with running_server() as running:
         alpaca(running, "PUT", "connect", client=3)
