@@ -146,3 +146,21 @@ def test_finished_moves_are_appended_to_a_file_that_is_rotated(tmp_path: Path) -
     moves.finished(True, "The motor stalled at position 50", "x", 50, mono=1.0, reconnects=0)
     assert (tmp_path / "moves.jsonl.1").stat().st_size == FILE_LIMIT + 1
     assert json.loads(path.read_text())["ended"] == "stalled"
+
+
+def test_the_history_outlives_a_restart_and_a_damaged_line(tmp_path: Path) -> None:
+    path = tmp_path / "moves.jsonl"
+    moves = MoveHistory(path, length=3)
+    for number in (1, 2):
+        moves.began("preset", number, 0, 100, now=1.0, mono=0.0, reconnects=0)
+        moves.finished(False, "", None, 100, mono=1.0, reconnects=0)
+    with path.open("a") as file:
+        file.write("not json\n[1, 2]\n")
+    again = MoveHistory(path, length=3)
+    assert [(m["ClientID"], m["reason"], m["ended"]) for m in again.recent()] == [(2, "preset", "landed"), (1, "preset", "landed")]
+    assert again.counts() == {}  # moves_total counts this run's moves only
+    again.began("jog", 3, 0, None, now=2.0, mono=0.0, reconnects=0)
+    again.began("jog", 4, 0, None, now=2.0, mono=0.0, reconnects=0)
+    assert [m["ClientID"] for m in again.recent()] == [4, 3, 2]
+    assert [m["ClientID"] for m in again.recent(1)] == [4]
+

@@ -5,7 +5,8 @@ start (a hand controller) is recorded as reason ``external`` from the first chan
 where it settles. Readers (the MoveHistory action, the control page, /metrics) get copies under
 this module's own lock, so they never wait on the worker. The last HISTORY_LENGTH moves are kept
 in memory; every finished move is also appended, one JSON line each, to a file beside the focus
-log, which is rotated at FILE_LIMIT bytes so a long season cannot fill the disk.
+log, which is rotated at FILE_LIMIT bytes so a long season cannot fill the disk, and read back at
+the next start, so the history outlives a restart.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_LENGTH = 200
 FILE_LIMIT = 1024 * 1024  # bytes before the file is renamed to .1 and begun again
+READ_BACK = 64 * 1024  # bytes of the file read at start: far more than HISTORY_LENGTH moves
 REASONS = ("client", "preset", "tempcomp", "jog", "calibration", "external")
 
 # How a move ended.
@@ -86,11 +88,13 @@ class MoveHistory:
     def __init__(self, path: Path | None = None, length: int = HISTORY_LENGTH) -> None:
         self.path = path
         self.temperature: Callable[[], float | None] = lambda: None  # the server sets it when the focuser has a source
+        self._length = length
         self._moves: collections.deque[Move] = collections.deque(maxlen=length)
         self._counts: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._open: Move | None = None  # the move under way, the worker's
         self._file_failed = False
+        self._earlier = self._read_earlier(length)  # from the file: what happened before this start, newest first
 
     # ------------------------------------------------------------------ the worker's side
 
@@ -148,13 +152,36 @@ class MoveHistory:
                 log.warning("Cannot append to the move history file %s (%s); the history stays in memory", self.path, exc)
             self._file_failed = True
 
+    def _read_earlier(self, length: int) -> list[dict[str, Any]]:
+        """The newest moves in the file, so a restart (or a crash) does not hide last night's
+        moves; only its last READ_BACK bytes are read, and a line that is not a move is skipped."""
+        if self.path is None:
+            return []
+        try:
+            with self.path.open("rb") as file:
+                size = file.seek(0, 2)
+                file.seek(max(0, size - READ_BACK))
+                data = file.read(READ_BACK)
+        except OSError:
+            return []
+        moves = []
+        for line in data.splitlines()[1 if size > READ_BACK else 0 :]:
+            try:
+                move = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(move, dict) and isinstance(move.get("reason"), str) and isinstance(move.get("started"), str):
+                moves.append(move)
+        return moves[::-1][:length]
+
     # ------------------------------------------------------------------ readers
 
     def recent(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Newest first."""
         with self._lock:
             moves = [dataclasses.replace(move) for move in reversed(self._moves)]
-        return [move.as_dict() for move in moves[:limit]]
+        found = [move.as_dict() for move in moves] + self._earlier
+        return found[: min(limit or len(found), self._length)]
 
     def counts(self) -> dict[str, int]:
         """Moves begun since the server started, by reason."""
