@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "8": ("discovery_reply", "discovery reply time"),
     "9": ("mount_traffic", "frames the server adds to a mount's AUX bus, idle and moving"),
     "10": ("abuse", "oversized bodies and idle connections: memory and another client's reply time"),
+    "11": ("stop_safety", "Halt during a slow settings save; a killed server stopping the motor at its next start"),
 }
 
 

@@ -1,8 +1,9 @@
 """A fake clock and an in-memory motor for the device model's fast tests.
 
 The motor is the project's simulator (FocusMotor and its AUX responder) running on the fake clock;
-the link speaks real AUX frames to it and takes fake time for each exchange, so a move of several
-seconds is run through in milliseconds, deterministically. ``Bench`` is one focuser on that motor
+the real AuxLink speaks AUX frames to it over an in-memory port (``MemoryPort``) and takes fake
+time for each exchange, so a move of several seconds is run through in milliseconds,
+deterministically. ``Bench`` is one focuser on that motor
 without a worker thread: tests drive it with ``run_until``.
 """
 
@@ -10,19 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TypeVar
 
-from alpaca_focuser.celestron.commands import Command, Request
-from alpaca_focuser.celestron.faults import LinkClosed, NoReply
-from alpaca_focuser.celestron.link import LinkStats
+import serial
+
+from alpaca_focuser.celestron.commands import Command
+from alpaca_focuser.celestron.link import AuxLink
 from alpaca_focuser.celestron.packet import FrameDecoder, Packet
 from alpaca_focuser.celestron.routes import Route
 from alpaca_focuser.device import CelestronFocuser
 from alpaca_focuser.device.journal import MotionJournal
 from alpaca_focuser.settings import FocuserSettings
 from alpaca_focuser.simulator import AuxResponder, FocusMotor
-
-T = TypeVar("T")
 
 EXCHANGE_S = 0.002  # fake time one request and its reply take on the line
 FAST = {
@@ -51,56 +50,58 @@ class FakeClock:
         self.now += max(0.0, seconds)
 
 
-class MemoryLink:
-    """A link to an in-memory motor: real frames, fake time, the motor's faults honoured."""
+class MemoryPort:
+    """An in-memory serial port to a simulated motor, on the fake clock: the little of pyserial's
+    Serial that the real AuxLink uses (write, read within ``timeout``, in_waiting). The link above
+    it is the real one, so its rules (a motion command sent once, a read sent again, late replies
+    dropped) are what the device tests exercise; the port only carries bytes and lets fake time pass."""
 
-    def __init__(self, motor: FocusMotor, clock: FakeClock, url: str, timeout: float, sent: list[Packet]) -> None:
-        self.url = url
-        self.stats = LinkStats()
+    def __init__(self, motor: FocusMotor, clock: FakeClock, sent: list[Packet]) -> None:
         self._motor = motor
         self._clock = clock
-        self._timeout = timeout
         self._sent = sent
         self._responder = AuxResponder(motor, clock=clock.monotonic)
         self._decoder = FrameDecoder()
-        self._open = False
+        self._buffer = bytearray()
+        self.timeout: float | None = 0.0
+        self.is_open = True
+        self._present()
 
-    def open(self) -> None:
-        if self._motor.unplugged:
-            raise LinkClosed(f"{self.url}: no such device")
-        self._open = True
+    def _present(self) -> None:
+        if self._motor.unplugged or not self.is_open:
+            self.is_open = False
+            raise serial.SerialException("the device went away")
+
+    @property
+    def in_waiting(self) -> int:
+        self._present()
+        self._buffer += self._responder.take()
+        return len(self._buffer)
+
+    def read(self, size: int = 1) -> bytes:
+        self._present()
+        self._buffer += self._responder.take()
+        if not self._buffer:
+            due = self._responder.next_due()
+            wait = self.timeout or 0.0
+            self._clock.sleep(wait if due is None else min(wait, due))
+            self._buffer += self._responder.take()
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def write(self, data: bytes) -> int:
+        self._present()
+        self._sent.extend(self._decoder.feed(bytes(data)))
+        self._responder.feed(bytes(data))
+        self._clock.sleep(EXCHANGE_S)
+        return len(data)
+
+    def flush(self) -> None:
+        self._present()
 
     def close(self) -> None:
-        self._open = False
-
-    def request(self, request: Request[T]) -> T:
-        packet = Packet(0x20, 0x12, request.command, request.data)
-        self._responder.take()  # what came late for an earlier request is dropped, as AuxLink does
-        for attempt in range(3):
-            if attempt == 0 or request.repeatable:
-                self._write(packet)
-            self._clock.sleep(EXCHANGE_S)
-            reply = self._reply_to(packet)
-            if reply is None:
-                self._clock.sleep(self._timeout - EXCHANGE_S)
-                reply = self._reply_to(packet)
-            if reply is not None:
-                return request.parse(reply.data)
-        raise NoReply(f"{self.url}: no reply to {request.name}")
-
-    def _write(self, packet: Packet) -> None:
-        if not self._open or self._motor.unplugged:
-            self._open = False
-            raise LinkClosed(f"{self.url}: the device went away")
-        self._sent.append(packet)
-        self.stats.frames_sent += 1
-        self._responder.feed(packet.encode())
-
-    def _reply_to(self, packet: Packet) -> Packet | None:
-        for frame in self._decoder.feed(self._responder.take()):
-            if frame.reply_to(packet):
-                return frame
-        return None
+        self.is_open = False
 
 
 @dataclasses.dataclass
@@ -111,6 +112,8 @@ class Bench:
     motors: list[FocusMotor]  # every motor put behind the port, the one there now last
     clock: FakeClock
     sent: list[Packet]  # every frame the focuser sent, in order
+    settings: dict[str, object]  # what make_bench was given beyond the usual, to start the same focuser again
+    journal: MotionJournal | None
 
     @property
     def motor(self) -> FocusMotor:
@@ -154,10 +157,13 @@ def make_bench(
     motors = [motor or FocusMotor(clock=clock.monotonic)]
     sent: list[Packet] = []
 
-    def opener(route: Route) -> MemoryLink:
-        if route.port == "memory://nowhere":
-            raise LinkClosed(f"{route.port}: no such device")
-        link = MemoryLink(motors[-1], clock, route.port, route.reply_timeout_s, sent)
+    def port(url: str, baud: int, timeout: float) -> MemoryPort:
+        if url == "memory://nowhere":
+            raise serial.SerialException("no such device")
+        return MemoryPort(motors[-1], clock, sent)
+
+    def opener(route: Route) -> AuxLink:
+        link = AuxLink(route.port, timeout=route.reply_timeout_s, opener=port, clock=clock.monotonic)  # type: ignore[arg-type]
         link.open()
         return link
 
@@ -169,7 +175,7 @@ def make_bench(
         threaded=False,
         journal=journal,
     )
-    bench = Bench(focuser, motors, clock, sent)
+    bench = Bench(focuser, motors, clock, sent, settings, journal)
     if connect:
         focuser.connect()
     return bench

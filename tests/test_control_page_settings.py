@@ -174,6 +174,8 @@ def test_disconnect_on_the_form_ends_only_the_pages_own_connection(page, tmp_pat
         open_settings(page, server.url)
         page.click("#connect")
         expect(page.locator("#connection-state")).to_have_text(re.compile(r"^Connected on "))
+        mine = page.evaluate("Alpaca.clientId")
+        wait_for(lambda: any(c["ClientID"] == mine and c["Connected"] for c in action(server.url, "Clients")), what="the page's Connect to land")
         page.click("#disconnect")
         expect(page.locator("#connection-state")).to_contain_text("for other programs; this page has disconnected itself")
         assert requests.get(f"{server.url}/api/v1/focuser/0/connected", params=other, timeout=5).json()["Value"] is True
@@ -236,3 +238,20 @@ def test_every_page_fits_phone_and_desktop_with_halt_in_view(chromium, viewport,
         expect(page.locator("body")).to_have_class("night")  # on every page
         page.click("#night")
         expect(page.locator("body")).not_to_have_class("night")
+
+
+def test_the_settings_page_shows_who_holds_the_focuser_and_disconnects_everyone(page, tmp_path):
+    config_path = write_config(tmp_path)
+    with server_from_config(config_path) as server:
+        other = {"ClientID": TEST_CLIENT}
+        requests.put(f"{server.url}/api/v1/focuser/0/connect", data=other, timeout=5)
+        open_settings(page, server.url)
+        row = page.locator("#clients-body tr", has_text=str(TEST_CLIENT))
+        expect(row).to_contain_text("connected")
+        expect(row).to_contain_text("127.0.0.1")
+        expect(page.locator("#clients-summary")).to_contain_text("holds the focuser")
+        page.click("#disconnect-all")
+        expect(page.locator("#clients-done")).to_contain_text("the motor is stopped and the port released")
+        expect(row).to_contain_text("disconnected")
+        assert requests.get(f"{server.url}/api/v1/focuser/0/connected", params=other, timeout=5).json()["Value"] is False
+        assert server.focusers[0].state.activity == "off"

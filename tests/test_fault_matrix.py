@@ -1,4 +1,5 @@
-"""Every line fault crossed with every thing the focuser may be doing, on the fake clock.
+"""Every line fault (and a stop the motor does not take, and the last client leaving) crossed with
+every thing the focuser may be doing, on the fake clock, through the real AuxLink.
 
 Throughout each case, at every step of the worker, IsMoving must be true whenever the motor runs
 (safety rule 2). When the fault is over, nothing may be left running: the motor stands, IsMoving is
@@ -9,10 +10,12 @@ each case ends as the table below says.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from device_support import Bench, make_bench
 
+from alpaca_focuser.device.journal import MotionJournal
 from alpaca_focuser.settings import Direction
 from alpaca_focuser.simulator import FocusMotor
 
@@ -38,6 +41,9 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "stall": ("done", "reason: stalled", "reason: stalled", "stopped", "reason: no progress", "stopped"),
     "stuck calibration": ("done", "done", "done", "stopped", "reason: no progress", "stopped"),
     "unplug": ("done", "done", "done", "stopped", "done", "stopped"),
+    "stop not taken": ("done", "done", "done", "stopped", "done", "stopped"),
+    "last client leaves": ("done", "stopped", "stopped", "stopped", "stopped", "stopped"),
+    "server killed, started again": ("done", "stopped", "stopped", "stopped", "stopped", "stopped"),
     "unplug, another focuser back": (
         "reason: different focuser",
         "reason: different focuser",
@@ -55,6 +61,18 @@ def fault_for(name: str) -> tuple[Callable[[Bench], None], float]:
     def silent(bench: Bench) -> None:
         bench.motor.set_fault("silent")
 
+    def leaves(bench: Bench) -> None:
+        """The last client leaves (its Disconnect, or its lease lapsing): the port is released."""
+        bench.focuser.disconnect()
+        assert bench.focuser.state.activity == "off" and not bench.current.moving
+
+    def killed_and_started_again(bench: Bench) -> None:
+        """The server dies where it stands (SIGKILL: nothing more is sent, no dead-man runs) and a new
+        run of it starts on the same motor, with the motion journal the dead one left."""
+        again = make_bench(connect=False, motor=bench.current, clock=bench.clock, journal=bench.journal, **bench.settings)
+        bench.focuser = again.focuser
+        bench.focuser.connect()
+
     table: dict[str, tuple[Callable[[Bench], None], float]] = {
         "silent 1 s": (silent, 1.0),
         "silent 5 s": (silent, 5.0),
@@ -65,6 +83,9 @@ def fault_for(name: str) -> tuple[Callable[[Bench], None], float]:
         "stall": (lambda bench: bench.motor.set_fault("stall"), 5.0),
         "stuck calibration": (lambda bench: bench.motor.set_fault("stuck_calibration", at=0.3), 0.0),
         "unplug": (lambda bench: bench.motor.set_fault("unplug", seconds=1.0), 1.0),
+        "stop not taken": (lambda bench: bench.motor.set_fault("deaf_to_stop", times=1), 0.0),
+        "last client leaves": (leaves, 1.0),
+        "server killed, started again": (killed_and_started_again, 1.0),
         "unplug, another focuser back": (unplug_for_another, 1.0),
     }
     return table[name]
@@ -96,7 +117,7 @@ def begin(bench: Bench, state: str) -> None:
 def safe(bench: Bench) -> bool:
     """Rule 2, checked between every two steps of the worker."""
     motor = bench.current
-    assert not motor.moving or bench.focuser.state.moving or bench.focuser.state.activity == "off", (
+    assert not motor.moving or bench.focuser.state.moving or bench.focuser.state.activity in ("off", "connecting"), (
         f"the motor runs while IsMoving reads false: {bench.focuser.state}"
     )
     return True
@@ -104,9 +125,9 @@ def safe(bench: Bench) -> bool:
 
 @pytest.mark.parametrize("state", STATES)
 @pytest.mark.parametrize("fault", list(EXPECTED))
-def test_fault_in_state(fault: str, state: str) -> None:
+def test_fault_in_state(fault: str, state: str, tmp_path: Path) -> None:
     backlash = {"backlash_steps": 500, "backlash_direction": Direction.IN} if state == "backlash leg" else {}
-    bench = make_bench(grace_s=GRACE_S, calibration_timeout_s=900.0, **backlash)
+    bench = make_bench(grace_s=GRACE_S, calibration_timeout_s=900.0, journal=MotionJournal(tmp_path / "motion.json"), **backlash)
     focuser = bench.focuser
     start, lasts = fault_for(fault)
     if fault == "stuck calibration":
@@ -114,11 +135,14 @@ def test_fault_in_state(fault: str, state: str) -> None:
     begin(bench, state)
     if fault != "stuck calibration":
         start(bench)
-    if state == "halting":
+    if state == "halting" and focuser.state.connected:  # after the last client left, nobody is there to halt
         focuser.halt()
     deadline = bench.clock.now + lasts
     bench.run_until(lambda: safe(bench) and bench.clock.now >= deadline, lasts + 5, "the fault to last its time")
     bench.motor.clear_faults()
+    focuser = bench.focuser  # a new one after a restart
+    if fault == "last client leaves":
+        focuser.connect()  # the next client
     bench.run_until(lambda: safe(bench) and not focuser.state.moving and focuser.state.connected, 900, "the focuser to settle")
 
     motor = bench.current

@@ -39,6 +39,18 @@ def server_on_pty(time_scale: float = 20, **settings: object) -> Iterator[tuple[
             yield running, motor
 
 
+def serve_command(folder: Path, focuser_port: str) -> tuple[int, list[str]]:
+    """A configuration on loopback whose jog runs for a minute unless stopped, and the command that
+    serves it as its own process; the HTTP port chosen."""
+    port = free_port()
+    config = folder / "config.toml"
+    config.write_text(
+        f'[server]\nbind = "127.0.0.1"\nhttp_port = {port}\ndiscovery = false\nmdns = false\n\n'
+        f'[[focuser]]\nname = "Safety"\nport = "{focuser_port}"\njog_timeout_s = 60.0\n'
+    )
+    return port, [sys.executable, "-m", "alpaca_focuser", "serve", "--config", str(config)]
+
+
 def put(running: RunningServer, member: str, client: int, **fields: object) -> dict:
     reply = requests.put(running.api(member), data={"ClientID": client, "ClientTransactionID": 1, **fields}, timeout=10)
     assert reply.status_code == 200, reply.text
@@ -89,14 +101,9 @@ def test_one_clients_disconnect_leaves_another_clients_focuser_connected_and_mov
 
 def test_sigterm_mid_jog_stops_the_motor_before_the_server_exits(tmp_path):
     with running_pty_simulator(20) as (motor, path):
-        port = free_port()
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f'[server]\nbind = "127.0.0.1"\nhttp_port = {port}\ndiscovery = false\nmdns = false\n\n'
-            f'[[focuser]]\nname = "Safety"\nport = "{path}"\njog_timeout_s = 60.0\n'
-        )
+        port, command = serve_command(tmp_path, path)
         process = subprocess.Popen(
-            [sys.executable, "-m", "alpaca_focuser", "serve", "--config", str(config)],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -224,13 +231,7 @@ def test_a_server_killed_mid_jog_stops_the_motor_as_soon_as_it_starts_again(tmp_
     """SIGKILL leaves no dead-man running: only the next start can stop the motor, and does, first
     thing, because the killed run had noted its jog beside the configuration file."""
     with running_pty_simulator(20) as (motor, path):
-        port = free_port()
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f'[server]\nbind = "127.0.0.1"\nhttp_port = {port}\ndiscovery = false\nmdns = false\n\n'
-            f'[[focuser]]\nname = "Safety"\nport = "{path}"\njog_timeout_s = 60.0\n'
-        )
-        command = [sys.executable, "-m", "alpaca_focuser", "serve", "--config", str(config)]
+        port, command = serve_command(tmp_path, path)
         api = f"http://127.0.0.1:{port}/api/v1/focuser/0"
 
         def answers() -> bool:
@@ -256,4 +257,4 @@ def test_a_server_killed_mid_jog_stops_the_motor_as_soon_as_it_starts_again(tmp_
         finally:
             second.send_signal(signal.SIGTERM)
             _, stderr = second.communicate(timeout=20)
-        assert "the previous run of the server ended while the focuser was jogging" in stderr
+        assert "previous run of the server ended while the focuser was jogging" in stderr, stderr

@@ -116,7 +116,13 @@ def test_a_scrape_never_touches_the_serial_line() -> None:
     url, _ = sim_port(50)
     with running_server([FocuserSettings(name="Quiet", port=url, poll_idle_ms=60_000)]) as running:
         focuser = running.focuser()
-        wait_for(lambda: not focuser.state.moving and focuser.link_stats is not None, what="the focuser to be idle")
+        seen: list[object] = []
+
+        def quiet() -> bool:  # the connect's reads and the first idle poll are over: the line stays silent
+            seen.append(focuser.link_stats)
+            return focuser.state.activity == "idle" and len(seen) > 20 and all(stats == seen[-1] for stats in seen[-20:])
+
+        wait_for(quiet, interval=0.01, what="the line to fall quiet")
         before = focuser.link_stats
         for _ in range(20):
             scrape(running)

@@ -43,7 +43,9 @@ def test_a_move_accepted_during_a_drop_out_is_dropped_when_another_focuser_answe
     focuser.move(31000)  # still connected (grace): checked against the focuser we had
     assert focuser.state.moving
     bench.focuser.step()
+    assert focuser.state.moving, "a move waiting for the line must read as moving"
     swap_focuser(bench)
+    bench.run_until(lambda: "went away" in focuser.state.last_error, what="the unplug to be seen")
     bench.motor.clear_faults()
     since = len(bench.sent)
     bench.run_until(lambda: focuser.state.reconnects == 1 and not focuser.state.moving, 30, "the reconnect")

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from .commands import DeviceId, ReplyError, Request
 from .faults import PORT_ERRORS, AuxError, LinkClosed, MalformedReply, NoReply
 from .packet import FrameDecoder, Packet
-from .port_link import PortLink
+from .port_link import PortLink, PortOpener
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -50,8 +51,10 @@ class AuxLink(PortLink):
         device: int = DeviceId.FOCUSER,
         timeout: float = DEFAULT_TIMEOUT,
         tries: int = DEFAULT_TRIES,
+        opener: PortOpener | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(url, baud=baud, timeout=timeout, min_gap_s=0.0)
+        super().__init__(url, baud=baud, timeout=timeout, min_gap_s=0.0, opener=opener, clock=clock)
         self.source = source
         self.device = device
         self.tries = tries
@@ -144,10 +147,10 @@ class AuxLink(PortLink):
 
     def _receive(self, request: Packet, name: str) -> Packet:
         port = self._port_or_raise(name)
-        deadline = time.monotonic() + self.timeout
+        deadline = self.clock() + self.timeout
         seen: list[str] = []
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self.clock()
             if remaining <= 0:
                 heard = f"; heard only {', '.join(seen[:4])}" if seen else ""
                 garbage = f"; {self._decoder.dropped_bytes} garbage bytes dropped so far" if self._decoder.dropped_bytes else ""

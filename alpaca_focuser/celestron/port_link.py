@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Self
 
 import serial
@@ -18,13 +19,32 @@ log = logging.getLogger(__name__)
 MIN_GAP_S = 0.1  # at most ten exchanges a second of ours on the mount's bus
 
 
+PortOpener = Callable[[str, int, float], serial.Serial]  # (url, baud, timeout) -> an open port
+
+
 class PortLink:
-    def __init__(self, url: str, *, baud: int, timeout: float, rtscts: bool = False, min_gap_s: float = MIN_GAP_S) -> None:
+    """``opener`` and ``clock`` are the transport seam: tests give the real link an in-memory port
+    on a fake clock, so the link's own rules (what is sent again, how long it waits) are the ones
+    under test, never a copy of them."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        baud: int,
+        timeout: float,
+        rtscts: bool = False,
+        min_gap_s: float = MIN_GAP_S,
+        opener: PortOpener | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url = url
         self.baud = baud
         self.timeout = timeout
         self.rtscts = rtscts
         self.min_gap_s = min_gap_s
+        self._opener = opener
+        self.clock = clock
         self._port: serial.Serial | None = None
         self._last_exchange = 0.0
 
@@ -36,7 +56,10 @@ class PortLink:
         if self.is_open:
             return
         try:
-            self._port = open_port(self.url, self.baud, self.timeout, rtscts=self.rtscts)
+            if self._opener is not None:
+                self._port = self._opener(self.url, self.baud, self.timeout)
+            else:
+                self._port = open_port(self.url, self.baud, self.timeout, rtscts=self.rtscts)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkClosed(f"cannot open {self.url}: {exc}") from exc
         self._opened()

@@ -46,7 +46,6 @@ class LineSide:
         self.stop_sent = False
         self.stop_sent_at = 0.0
         self.still_since = 0.0  # when the position last changed while a stop is confirmed
-        self.motion_unknown = False  # the line dropped while the motor may have been moving
         self.external_motion = False  # the position changes though no job runs (a hand controller)
         self.relink = False  # the port's settings changed: reopen the line with them
         self.identity: Identity | None = None
@@ -89,7 +88,10 @@ class LineSide:
         return self.raw
 
     def motor_may_run(self) -> bool:
-        return self.job is not None or self.motion_unknown or self.external_motion or self.phase is Phase.STOPPING
+        """The one set of facts IsMoving comes from (with an order waiting to start): a job of ours,
+        a stop not yet seen done, or motion we did not start. Each survives a line drop-out, so a
+        motor that ran when the line dropped reads as moving until it is seen again."""
+        return self.job is not None or self.stop_reason is not None or self.external_motion
 
     def go(self, phase: Phase) -> None:
         if phase not in TRANSITIONS[self.phase]:
@@ -165,7 +167,6 @@ class LineSide:
         self.identity = identity
         self.line.found()
         self.last_error = "" if not was_lost else self.last_error
-        self.motion_unknown = False
         self.next_poll = self.clock.monotonic()
 
     def _not_the_same(self, found: Identity) -> None:
@@ -199,7 +200,6 @@ class LineSide:
             return
         now = self.clock.monotonic()
         self.last_error = str(exc)
-        self.motion_unknown = self.job is not None or self.phase is Phase.STOPPING or self.external_motion
         self.stop_sent = False
         if self.job is not None and not self.job.resumable:
             self.ask_stop(
@@ -218,7 +218,7 @@ class LineSide:
     def check_grace(self, now: float) -> None:
         if self.phase is not Phase.LINK_LOST or not self.line.grace_ends(now, self.settings.grace_s):
             return
-        if self.job is not None or self.motion_unknown:
+        if self.job is not None or self.external_motion:
             self.ask_stop("the line was down longer than the grace period")
             log.warning(
                 "The focuser stayed unreachable for more than %g s: Connected now reads false, and a stop will be "

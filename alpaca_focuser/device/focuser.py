@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -26,11 +25,11 @@ from .interface import FocuserState
 from .journal import MotionJournal
 from .line import unreachable
 from .machine import Machine
-from .orders import CalibrateOrder, JogOrder, MoveOrder, Order, Orders, Probe
+from .orders import CalibrateOrder, JogOrder, MoveOrder, Order, Probe
 from .positions import PositionMap
 from .presets import LINE_SETTINGS, SettingsStore
-from .snapshot import compose, view_of
 from .states import Phase
+from .worker import WorkerHost
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class _Waiter:
     done: Future[None] = dataclasses.field(default_factory=Future)
 
 
-class CelestronFocuser:
+class CelestronFocuser(WorkerHost):
     def __init__(
         self,
         settings: FocuserSettings,
@@ -69,18 +68,11 @@ class CelestronFocuser:
         history: MoveHistory | None = None,
     ) -> None:
         self.description = "Celestron Focus Motor for SCT and EdgeHD"
-        self._store = SettingsStore(settings, save)
-        self._clock = clock or SystemClock()
+        store = SettingsStore(settings, save)
+        clock = clock or SystemClock()
         self.history = history or MoveHistory()
-        self._machine = Machine(lambda: self._store.current, opener, self._clock, journal, self.history)
-        self._cond = threading.Condition()
-        self._orders = Orders()
+        super().__init__(store, clock, Machine(lambda: store.current, opener, clock, journal, self.history), threaded)
         self._waiters: list[_Waiter] = []
-        self._threaded = threaded
-        self._thread: threading.Thread | None = None
-        self._exit = False
-        self._view = view_of(self._machine)
-        self._state = compose(self._view, settings.reverse, self._orders)
 
     # ----------------------------------------------------------------- reading
 
@@ -146,12 +138,7 @@ class CelestronFocuser:
         self._await(self._released, SHUTDOWN_STOP_WAIT_S)
         if moving:
             self._say_how_it_stopped()
-        with self._cond:
-            self._exit = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._machine.close()
+        self._end_worker()
 
     def _say_how_it_stopped(self) -> None:
         """Shutdown's word on the motor: "stopped" only when it was seen standing."""
@@ -183,7 +170,7 @@ class CelestronFocuser:
         if not self._threaded:
             self.run_until(waiter.done.done, CONNECT_WAIT_S)
         try:
-            waiter.done.result(timeout=CONNECT_WAIT_S)
+            waiter.done.result(timeout=CONNECT_WAIT_S if self._threaded else 0)  # without a thread, run_until has waited
         except FutureTimeout:
             if connect:
                 raise NotConnected(
@@ -251,12 +238,6 @@ class CelestronFocuser:
             self._post()
         self._await(lambda: not self._state.stop_pending, HALT_WAIT_S)
 
-    def _await(self, condition: Callable[[], bool], limit_s: float) -> bool:
-        if not self._threaded:
-            return self.run_until(condition, limit_s)
-        with self._cond:
-            return self._cond.wait_for(condition, limit_s)
-
     def start_calibration(self, *, client: int = 0) -> None:
         with self._cond:
             state = self._require_connected()
@@ -276,11 +257,6 @@ class CelestronFocuser:
     def _give(self, order: Order) -> None:
         self._orders.order = order
         self._post()
-
-    def _post(self) -> None:
-        """Recompose the snapshot with the orders just given and wake the worker; ``_cond`` held."""
-        self._state = compose(self._view, self._store.current.reverse, self._orders)
-        self._cond.notify_all()
 
     def _positions(self, state: FocuserState) -> PositionMap:
         return PositionMap(state.low_limit, state.high_limit, self.reverse, state.calibrated)
@@ -388,67 +364,5 @@ class CelestronFocuser:
     def delete_preset(self, key: int | str) -> Preset:
         return self._store.delete_preset(key, self._positions(self._state))
 
-    # ------------------------------------------------------------ the worker
-
-    def step(self) -> None:
-        """One round of the worker: take the orders, let the machine act, publish what it did."""
-        with self._cond:
-            orders = dataclasses.replace(self._orders)
-            self._orders.order = None
-            self._orders.stop = None
-            self._orders.relink = False
-            self._orders.probes = []
-        self._machine.accept(orders)
-        self._machine.step()
-        view = view_of(self._machine)
-        with self._cond:
-            self._view = view
-            self._state = compose(view, self._store.current.reverse, self._orders)
-            self._resolve_waiters()
-            self._cond.notify_all()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._exit:
-                    if self._orders_waiting():
-                        break
-                    delay = self._machine.next_wake() - self._clock.monotonic()
-                    if delay <= 0:
-                        break
-                    self._cond.wait(delay)
-                if self._exit:
-                    return
-            self.step()
-
-    def _orders_waiting(self) -> bool:
-        orders = self._orders
-        return (
-            orders.order is not None
-            or orders.stop is not None
-            or orders.relink
-            or bool(orders.probes)
-            or orders.wanted != self._view.wanted
-        )
-
-    def run_until(self, until: Callable[[], bool], limit_s: float) -> bool:
-        """Without a worker thread (tests on a fake clock): step until ``until`` or the time limit."""
-        deadline = self._clock.monotonic() + limit_s
-        while not until():
-            now = self._clock.monotonic()
-            if now > deadline:
-                return False
-            wake = self._machine.next_wake()
-            if wake > now and not self._orders_waiting():
-                self._clock.sleep(min(wake, deadline + 0.001) - now)
-            self.step()
-        return True
-
-    def _ensure_worker(self) -> None:
-        if not self._threaded:
-            return
-        with self._cond:
-            if self._thread is None or not self._thread.is_alive():
-                self._exit = False
-                self._thread = threading.Thread(target=self._run, name=f"focuser {self.name}", daemon=True)
-                self._thread.start()
+    def _published(self) -> None:
+        self._resolve_waiters()

@@ -106,7 +106,7 @@ class Machine(LineSide):
     def moving(self) -> bool:
         """IsMoving: false only when the motor was seen standing and Position read after it stopped,
         and no order waits to start."""
-        return self.motor_may_run() or self.queued is not None or self.stop_reason is not None
+        return self.motor_may_run() or self.queued is not None
 
     # ------------------------------------------------------------------ the states
 
@@ -117,7 +117,7 @@ class Machine(LineSide):
 
     def _connecting(self) -> None:
         now = self.clock.monotonic()
-        if not self.wanted and not self.motor_may_run() and self.stop_reason is None:
+        if not self.wanted and not self.motor_may_run():
             self.release()
             return
         if self.relink:
@@ -225,7 +225,6 @@ class Machine(LineSide):
         self.stop_reason = None
         self.ending = None
         self.stop_sent = False
-        self.motion_unknown = False
         self.external_motion = False
         if self.job is not None:
             if ending is None and isinstance(self.job, CalibrationJob):
