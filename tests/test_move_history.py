@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 from conftest import wait_for
+from device_support import make_bench
 from server_support import RunningServer, running_server, sim_port
 from temperature_support import write_temperature
 
@@ -137,13 +138,13 @@ def test_finished_moves_are_appended_to_a_file_that_is_rotated(tmp_path: Path) -
     moves = MoveHistory(path, length=3)
     for number in range(5):
         moves.began("client", number, 0, 100, now=1.0, mono=float(number), reconnects=0)
-        moves.finished(False, "", None, 100, mono=number + 0.5, reconnects=0)
+        moves.finished(False, False, "", None, 100, mono=number + 0.5, reconnects=0)
     assert [m["ClientID"] for m in moves.recent()] == [4, 3, 2]  # bounded, newest first
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["ClientID"] for line in lines] == [0, 1, 2, 3, 4] and lines[0]["seconds"] == 0.5
     path.write_text("x" * (FILE_LIMIT + 1))
     moves.began("client", 9, 0, 100, now=1.0, mono=0.0, reconnects=0)
-    moves.finished(True, "The motor stalled at position 50", "x", 50, mono=1.0, reconnects=0)
+    moves.finished(True, False, "The motor stalled at position 50", None, 50, mono=1.0, reconnects=0)
     assert (tmp_path / "moves.jsonl.1").stat().st_size == FILE_LIMIT + 1
     assert json.loads(path.read_text())["ended"] == "stalled"
 
@@ -153,7 +154,7 @@ def test_the_history_outlives_a_restart_and_a_damaged_line(tmp_path: Path) -> No
     moves = MoveHistory(path, length=3)
     for number in (1, 2):
         moves.began("preset", number, 0, 100, now=1.0, mono=0.0, reconnects=0)
-        moves.finished(False, "", None, 100, mono=1.0, reconnects=0)
+        moves.finished(False, False, "", None, 100, mono=1.0, reconnects=0)
     with path.open("a") as file:
         file.write("not json\n[1, 2]\n")
     again = MoveHistory(path, length=3)
@@ -164,3 +165,27 @@ def test_the_history_outlives_a_restart_and_a_damaged_line(tmp_path: Path) -> No
     assert [m["ClientID"] for m in again.recent()] == [4, 3, 2]
     assert [m["ClientID"] for m in again.recent(1)] == [4]
 
+
+
+def test_on_the_fake_clock_a_failed_calibration_a_replaced_move_and_a_halted_one_end_as_they_did() -> None:
+    bench = make_bench(calibration_timeout_s=10.0)
+    focuser = bench.focuser
+    focuser.start_calibration(client=21)
+    bench.settle(60)  # the calibration takes longer than it may: aborted as failed
+    bench.motor.clear_faults()
+    focuser.start_calibration(client=21)
+    bench.run_until(lambda: bench.motor.calibrating, what="the second calibration to run")
+    focuser.halt()
+    calibrated = make_bench()
+    focuser = calibrated.focuser
+    focuser.move(9000, client=22)
+    calibrated.until_running()
+    focuser.move(2000, client=23)  # a new Move replaces the one under way
+    calibrated.settle()
+    bench.settle()
+    moves = bench.focuser.history.recent() + focuser.history.recent()
+    assert [(m["reason"], m["ClientID"], m["ended"]) for m in moves] == [
+        ("calibration", 21, "halted"), ("calibration", 21, "failed"), ("client", 23, "landed"), ("client", 22, "replaced"),
+    ]
+    assert "did not finish within 10 s" in moves[1]["message"] and moves[0]["message"] == "Calibration aborted: Halt."
+    assert moves[2]["to"] == moves[2]["end"] == 2000 and moves[3]["target"] == 9000

@@ -70,16 +70,19 @@ class Move:
         }
 
 
-def ending(failed: bool, message: str, stopped_for: str | None, reconnected: bool) -> str:
-    """How a job ended, in one word: from its Finished message and the stop reason, if any."""
-    if not failed and stopped_for is None:
+def ending(failed: bool, stop: bool, message: str, stopped_for: str | None, reconnected: bool) -> str:
+    """How a job ended, in one word. ``failed``, ``stop`` and ``message`` are its Finished;
+    ``stopped_for`` is the reason of a stop asked from outside the job (Halt, Jog 0, the last
+    client leaving, shutdown), None when the job ended by itself."""
+    if not failed and not stop and stopped_for is None:
         return LANDED
-    lowered = f"{message} {stopped_for or ''}".lower()
-    if "stalled" in lowered or "no progress" in lowered:
+    if failed and ("stalled" in message or "no progress" in message):
         return STALLED
     if reconnected:  # the stop of a move cut off by the link could only be sent once it was back
         return LINK_LOST
-    return HALTED if stopped_for is not None else FAILED
+    if stopped_for is not None:
+        return HALTED
+    return FAILED if failed else HALTED  # a jog let go or at a range end stops itself
 
 
 class MoveHistory:
@@ -108,13 +111,13 @@ class MoveHistory:
             self._counts[reason] += 1
         self._open = move
 
-    def finished(self, failed: bool, message: str, stopped_for: str | None, end: int, *, mono: float, reconnects: int) -> None:
-        """The running job ended: ``failed`` and ``message`` from its Finished, ``stopped_for`` the
-        stop reason when it was stopped."""
+    def finished(self, failed: bool, stop: bool, message: str, stopped_for: str | None, end: int, *, mono: float, reconnects: int) -> None:
+        """The running job ended (see ``ending`` for the arguments)."""
         move = self._open
         if move is None:
             return
-        self.ended(ending(failed, message, stopped_for, reconnects > move.reconnects), end, mono=mono, message=message or stopped_for or "")
+        how = ending(failed, stop, message, stopped_for, reconnects > move.reconnects)
+        self.ended(how, end, mono=mono, message=message or stopped_for or "")
 
     def ended(self, how: str, end: int, *, mono: float, message: str = "") -> None:
         move, self._open = self._open, None

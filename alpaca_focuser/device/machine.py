@@ -227,9 +227,10 @@ class Machine(LineSide):
         self.stop_sent = False
         self.external_motion = False
         if self.job is not None:
+            asked = reason if ending is None else None  # the stop came from outside the job: Halt, the last client leaving...
             if ending is None and isinstance(self.job, CalibrationJob):
                 ending = Finished(f"Calibration aborted: {reason}." if reason else "Calibration aborted.", failed=True)
-            self._end_job(ending or Finished(), reason)
+            self._end_job(ending or Finished(), asked)
         self.journal.standing()
         self.go(Phase.IDLE)
         self.next_poll = self.clock.monotonic() + self.settings.poll_idle_ms / 1000
@@ -290,7 +291,7 @@ class Machine(LineSide):
 
     def _end_job(self, finished: Finished, stopped_for: str | None = None) -> None:
         job, self.job = self.job, None
-        self.history.finished(finished.failed, finished.message, stopped_for, self._alpaca(self.raw), mono=self.clock.monotonic(), reconnects=self.reconnects)
+        self.history.finished(finished.failed, finished.stop, finished.message, stopped_for, self._alpaca(self.raw), mono=self.clock.monotonic(), reconnects=self.reconnects)
         if finished.failed:
             log.warning("%s", finished.message)
             self.last_error = finished.message
