@@ -90,7 +90,9 @@ class FocuserSettings:
                                             choices=tuple(d.value for d in Direction), client=True, label="Backlash final approach")
     settle_ms: int = setting(0, "extra time after the motor stops before a move counts as done", low=0, high=60_000,
                              unit="milliseconds", client=True, label="Settle time (ms)")
-    step_size_um: float | None = setting(None, "the size of one step, reported as StepSize; left out when unknown", low=0,
+    step_size_um: float | None = setting(None, "the size of one step, reported as StepSize; left out, StepSize answers "
+                                         "not implemented, which some clients (pyobs-alpaca) cannot take: measure how far the drawtube "
+                                         "or mirror travels over the whole range, in µm, and divide it by MaxStep", low=0,
                                          high=10_000, above_low=True, unit="micrometres per step", client=True, label="Step size (µm)")
     unique_id: str = setting("", "the Alpaca UniqueID; generated and saved on the first start", allow_empty=True)
     presets: list[Preset] = listed(list, "named positions in raw device counts; saved from the control page and the preset actions")

@@ -14,12 +14,9 @@ import ipaddress
 import json
 import select
 import socket
-from typing import TYPE_CHECKING
 
 from .client import has_json_kind
-
-if TYPE_CHECKING:
-    from .discovery_run import DiscoveryRun, Replies
+from .discovery_probe import DiscoveryProbe, Replies
 
 LOOPBACK_BROADCAST = "127.255.255.255"  # the broadcast address of 127.0.0.0/8: it never leaves the machine
 NETWORK_BROADCAST = "255.255.255.255"
@@ -53,7 +50,7 @@ def is_local(address: str, family: int) -> bool:
     return True
 
 
-def broadcast_target(run: DiscoveryRun, address: str, family: int) -> str | None:
+def broadcast_target(run: DiscoveryProbe, address: str, family: int) -> str | None:
     """Where the broadcast probe goes: the whole network only when asked, otherwise loopback only."""
     if run.options.broadcast:
         return NETWORK_BROADCAST
@@ -71,12 +68,12 @@ def reply_port(data: bytes) -> int | None:
     return port if has_json_kind(port, int) else None
 
 
-def from_server_under_test(run: DiscoveryRun, address: str, data: bytes, sender: tuple[str, int]) -> bool:
+def from_server_under_test(run: DiscoveryProbe, address: str, data: bytes, sender: tuple[str, int]) -> bool:
     same_host = sender[0] == address or (is_loopback(address) and is_loopback(sender[0]))
     return same_host and reply_port(data) == run.url.port
 
 
-def check_broadcast(run: DiscoveryRun, address: str, target: str, replies: Replies) -> None:
+def check_broadcast(run: DiscoveryProbe, address: str, target: str, replies: Replies) -> None:
     """Clients broadcast their probe; a responder that hears only its own address is never found."""
     test = "Discovery - Broadcast"
     if any(from_server_under_test(run, address, data, sender) for data, sender in replies):
@@ -90,7 +87,7 @@ def check_broadcast(run: DiscoveryRun, address: str, target: str, replies: Repli
     )
 
 
-def check_garbage(run: DiscoveryRun, address: str, family: int) -> None:
+def check_garbage(run: DiscoveryProbe, address: str, family: int) -> None:
     """Datagrams that are not probes get no reply, and the responder still answers the next probe."""
     senders: list[tuple[bytes, socket.socket]] = []
     try:
@@ -128,7 +125,7 @@ def check_garbage(run: DiscoveryRun, address: str, family: int) -> None:
         )
 
 
-def check_port_sharing(run: DiscoveryRun, address: str, family: int) -> None:
+def check_port_sharing(run: DiscoveryProbe, address: str, family: int) -> None:
     """Another Alpaca server on the same machine must be able to open the discovery port too."""
     test = "Discovery - Port sharing"
     port = run.options.discovery_port

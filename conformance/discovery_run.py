@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from collections.abc import Callable
 from typing import Any
 
 from . import discovery_field, setup_pages
 from .client import Deadline, DeviceUrl, OutOfTime, ReplyFault, ServerUnreachable, Transport, TransportFailure, has_json_kind
+from .discovery_probe import DiscoveryProbe
 from .options import CheckerOptions
 from .report import Report
 
-RUN = "discovery"
-DISCOVERY_MESSAGE = b"alpacadiscovery1"
 WHITE_SPACE = b" \t\r\n"
 DEVICE_TYPES = (
     "Camera", "CoverCalibrator", "Dome", "FilterWheel", "Focuser", "ObservingConditions",
@@ -30,20 +28,11 @@ DEVICE_TYPES = (
 )
 
 
-Replies = list[tuple[bytes, tuple[str, int]]]
-
-
 def run_discovery(url: DeviceUrl, options: CheckerOptions, report: Report, deadline: Deadline) -> None:
     DiscoveryRun(url, options, report, deadline).run()
 
 
-class DiscoveryRun:
-    def __init__(self, url: DeviceUrl, options: CheckerOptions, report: Report, deadline: Deadline) -> None:
-        self.url = url
-        self.options = options
-        self.deadline = deadline
-        self.log = report.for_run(RUN)
-
+class DiscoveryRun(DiscoveryProbe):
     def run(self) -> None:
         try:
             self.run_checks()
@@ -106,39 +95,6 @@ class DiscoveryRun:
                 port = self.check_reply(data, sender)
                 if port is not None and (sender[0], port) not in servers:
                     servers.append((sender[0], port))
-
-    def probe(
-        self, target: str, *, broadcast: bool = False, until: Callable[[bytes, tuple[str, int]], bool] | None = None
-    ) -> Replies | None:
-        """The replies that arrive within the discovery duration (or until one satisfies ``until``); None if not sent."""
-        self.deadline.check(f"the discovery probe to {target}")
-        try:
-            family, _, _, _, address = socket.getaddrinfo(target, self.options.discovery_port, type=socket.SOCK_DGRAM)[0]
-        except OSError as exc:
-            self.log.error("Discovery", f"cannot resolve {target}: {exc}")
-            return None
-        replies: Replies = []
-        with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            try:
-                if broadcast:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-                sock.sendto(DISCOVERY_MESSAGE, address)
-            except OSError as exc:
-                self.log.error("Discovery", f"cannot send the discovery probe to {target} port {self.options.discovery_port}: {exc}")
-                return None
-            deadline = time.monotonic() + min(self.options.discovery_duration, max(self.deadline.remaining(), 0.0))
-            while (remaining := deadline - time.monotonic()) > 0:
-                sock.settimeout(remaining)
-                try:
-                    data, sender = sock.recvfrom(65535)
-                except TimeoutError:
-                    break
-                except OSError:
-                    break  # an ICMP "port unreachable": nothing listens on the discovery port
-                replies.append((data, (sender[0], sender[1])))
-                if until is not None and until(data, replies[-1][1]):
-                    break
-        return replies
 
     def check_reply(self, data: bytes, sender: tuple[str, int]) -> int | None:
         """Check one discovery reply; the AlpacaPort it names, if usable."""

@@ -8,14 +8,10 @@ idle focuser, and trusts InterfaceVersion). conformance/README.md lists them.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from .client import CALL_FAILURES, NOT_IMPLEMENTED, AscomError, ReplyFault, TransportFailure
 from .options import MOVE_TOLERANCE
-
-if TYPE_CHECKING:
-    from .conformance_run import ConformanceRun
-    from .move_checks import MoveChecks
+from .run_base import RunBase
 
 ACTION_NOT_IMPLEMENTED = 0x40C
 DESCRIPTION_LIMIT = 64  # characters: a FITS header card's value (IFocuserV3 Description remarks)
@@ -25,7 +21,7 @@ HALT_WAIT = 10.0  # seconds for IsMoving to go false after Halt (ConformU's prot
 SETTLE = 0.25  # seconds a halted focuser must then stay put
 
 
-def check_description_length(run: ConformanceRun, description: str) -> bool:
+def check_description_length(run: RunBase, description: str) -> bool:
     """False after reporting a Description too long for a FITS header."""
     if len(description) <= DESCRIPTION_LIMIT:
         return True
@@ -38,7 +34,7 @@ def check_description_length(run: ConformanceRun, description: str) -> bool:
     return False
 
 
-def check_unknown_action(run: ConformanceRun, actions: list[str]) -> None:
+def check_unknown_action(run: RunBase, actions: list[str]) -> None:
     """An action the device does not have must fail with ActionNotImplemented, never pretend to run."""
     test = "Action - Unknown name"
     sent = f"PUT action Action={UNKNOWN_ACTION} Parameters=''"
@@ -61,7 +57,7 @@ def check_unknown_action(run: ConformanceRun, actions: list[str]) -> None:
         )
 
 
-def check_connect_again(run: ConformanceRun) -> None:
+def check_connect_again(run: RunBase) -> None:
     """Several clients share one device, so a Connect while connected must simply succeed."""
     test = "Connect - Already connected"
     sent = "PUT connect" if run.interface_version >= 4 else "PUT connected Connected=True"
@@ -90,7 +86,7 @@ def check_connect_again(run: ConformanceRun) -> None:
         run.log.issue(test, f"After a second {sent} while connected, Connected reads false")
 
 
-def check_version_matches_members(run: ConformanceRun) -> None:
+def check_version_matches_members(run: RunBase) -> None:
     """A server that has the IFocuserV4 members must say so, or clients never use them."""
     if run.interface_version >= 4:
         return
@@ -113,7 +109,7 @@ def check_version_matches_members(run: ConformanceRun) -> None:
         run.log.ok(test, f"InterfaceVersion {run.interface_version}, and the IFocuserV4 members are not served")
 
 
-def check_halt_during_move(run: MoveChecks) -> None:
+def check_halt_during_move(run: RunBase) -> None:
     """Halt sent right after a long Move started must stop the focuser short of the target, and keep it still."""
     test = "Halt - During a move"
     if not run.absolute or run.max_step is None or run.max_step < 10 * MOVE_TOLERANCE:

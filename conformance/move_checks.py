@@ -1,6 +1,6 @@
 """The conformance run's methods (ConformU FocuserTester CheckMethods): Halt and Move.
 
-A mixin of ConformanceRun, kept apart because moves are the longest part of the run: a move a
+A part of ConformanceRun, kept apart because moves are the longest part of the run: a move a
 tenth of the range out and back, with temperature compensation off and then on, and the limit moves
 (0, -10, MaxStep/2, MaxStep, MaxStep+10), which run for every absolute focuser, where ConformU only
 runs them when temperature compensation can be switched on.
@@ -8,28 +8,14 @@ runs them when temperature compensation can be switched on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from . import field_checks
-from .client import CALL_FAILURES, AscomClient
-from .options import MOVE_TOLERANCE, STANDARD, CheckerOptions
-from .report import RunLog
+from .client import CALL_FAILURES
+from .options import MOVE_TOLERANCE, STANDARD
+from .run_base import RunBase
 
 
-class MoveChecks:
-    """Needs the state ConformanceRun gathered while checking the properties."""
-
-    client: AscomClient
-    options: CheckerOptions
-    log: RunLog
-    absolute: bool
-    max_step: int | None
-    max_increment: int | None
-    tempcomp_true_ok: bool
-    tempcomp_false_ok: bool
-    report_failure: Callable[..., None]
-    restore_tempcomp: Callable[[], None]
-    wait_until_false: Callable[[str, float], float | None]
+class MoveChecks(RunBase):
+    """Needs the range and the TempComp switches the property checks found."""
 
     def check_methods(self) -> None:
         self.check_halt()

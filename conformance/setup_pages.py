@@ -7,12 +7,8 @@ page served as JSON shows the user a wall of text. A wrong page is an ISSUE (bey
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .client import Reply, ServerUnreachable, Transport, TransportFailure
-
-if TYPE_CHECKING:
-    from .discovery_run import DiscoveryRun
+from .discovery_probe import DiscoveryProbe
 
 HTML_MARKERS = ("<!doctype html", "<html")
 
@@ -22,7 +18,7 @@ def looks_like_html(reply: Reply) -> bool:
     return any(marker in start for marker in HTML_MARKERS)
 
 
-def check_setup_pages(run: DiscoveryRun) -> None:
+def check_setup_pages(run: DiscoveryProbe) -> None:
     url = run.url
     transport = Transport(url.host, url.port, run.options.timeout, run.deadline)
     pages = (

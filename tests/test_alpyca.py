@@ -45,13 +45,13 @@ def test_management_api(running: RunningServer) -> None:
     description = management.description(address(running))
     assert description["ServerName"] and description["Manufacturer"] and description["ManufacturerVersion"] and description["Location"]
     devices = management.configureddevices(address(running))
-    assert [(d["DeviceType"], d["DeviceNumber"], d["DeviceName"]) for d in devices] == [("Focuser", 0, "Test Focuser 0"), ("Focuser", 1, "Test Focuser 1")]
+    assert [(d["DeviceType"], d["DeviceNumber"], d["DeviceName"]) for d in devices] == [("Focuser", 0, "Test Focuser 0 (simulated)"), ("Focuser", 1, "Test Focuser 1 (simulated)")]
     assert len({d["UniqueID"] for d in devices}) == 2
 
 
 def test_common_members(focuser: Focuser) -> None:
     assert focuser.InterfaceVersion == 4
-    assert focuser.Name == "Test Focuser 0"
+    assert focuser.Name == "Test Focuser 0 (simulated)"
     assert 0 < len(focuser.Description) <= 64
     assert focuser.DriverInfo
     assert focuser.DriverVersion.count(".") == 1

@@ -264,7 +264,12 @@ def test_the_guided_calibration_with_abort_then_to_the_end(phone_page):
         assert not status["calibrated"]
         assert not running.motor().calibrating
         expect(page.locator("#cal-result")).to_contain_text("not calibrated")
+        expect(page.locator("#cal-fitted")).not_to_be_checked()  # confirmed again before the next run
+        expect(page.locator("#cal-middle")).not_to_be_checked()
+        expect(page.locator("#cal-start")).to_be_disabled()
 
+        page.check("#cal-fitted")
+        page.check("#cal-middle")
         page.click("#cal-start")
         wait_for(lambda: action(running.url, "CalibrationStatus")["calibrated"], 20, "the calibration to complete")
         max_step = get(running, "maxstep")

@@ -3,7 +3,7 @@
 The settings form is checked through what it changes: the configuration file (its comments kept),
 the settings the server reports, and the port the focuser is reached on. The layout test opens
 every page at a phone's and a desktop's size and checks that no control lies off screen; it also
-takes the README's screenshots (written to docs/ when UPDATE_SCREENSHOTS=1).
+takes the user guide's screenshots, by day and at night (written to docs/ when UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def test_disconnect_on_the_form_ends_only_the_pages_own_connection(page, tmp_pat
         mine = page.evaluate("Alpaca.clientId")
         wait_for(lambda: any(c["ClientID"] == mine and c["Connected"] for c in action(server.url, "Clients")), what="the page's Connect to land")
         page.click("#disconnect")
-        expect(page.locator("#connection-state")).to_contain_text("for other programs; this page has disconnected itself")
+        expect(page.locator("#connection-state")).to_contain_text("in use by other programs, but not by this page: press Connect")
         assert requests.get(f"{server.url}/api/v1/focuser/0/connected", params=other, timeout=5).json()["Value"] is True
         assert action(server.url, "FocuserInfo")["connected"]
 
@@ -232,6 +232,8 @@ def test_every_page_fits_phone_and_desktop_with_halt_in_view(chromium, viewport,
         page.screenshot(path=str(folder / f"control-{name}.png"))
         page.click("#night")
         expect(page.locator("body")).to_have_class("night")
+        page.locator("#night").blur()
+        page.screenshot(path=str(folder / f"control-{name}-night.png"))
         page.reload()
         expect(page.locator("body")).to_have_class("night")  # remembered, for the rest of the night
         page.goto(f"{server.url}/setup")

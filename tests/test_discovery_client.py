@@ -116,7 +116,7 @@ def test_discover_lists_the_real_servers_focusers(discovery_port, capsys):
     out = capsys.readouterr().out
     assert f"Pier Pi at {url}" in out
     for number, focuser in enumerate(settings):
-        assert f"Focuser {number}: {focuser.name} (unique id {focuser.unique_id})" in out
+        assert f"Focuser {number}: {focuser.name} (simulated) (unique id {focuser.unique_id})" in out
 
 
 def test_nothing_found_exits_1_and_says_what_to_check(discovery_port, capsys):

@@ -79,7 +79,7 @@ def test_a_change_sent_by_the_servers_own_page_is_accepted(running: RunningServe
 
 def test_alpaca_clients_send_no_origin_and_are_unaffected(running: RunningServer) -> None:
     focuser = Focuser(f"127.0.0.1:{running.port}", 0)
-    assert focuser.Name == "Test Focuser 0"
+    assert focuser.Name == "Test Focuser 0 (simulated)"
     focuser.Halt()
 
 

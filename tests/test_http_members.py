@@ -64,7 +64,7 @@ def move_and_wait(running: RunningServer, position: int, number: int = 0) -> int
 def test_identity_members(running: RunningServer) -> None:
     assert value(running, "interfaceversion") == 4
     assert re.fullmatch(r"\d+\.\d+", value(running, "driverversion"))
-    assert value(running, "name") == "Test Focuser 0"
+    assert value(running, "name") == "Test Focuser 0 (simulated)"
     description = value(running, "description")
     assert description and len(description) <= 64
     assert value(running, "driverinfo")

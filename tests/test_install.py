@@ -75,6 +75,7 @@ def test_the_wheel_ships_the_template_the_control_page_and_the_command(installed
     web_files = [path.relative_to(REPO).as_posix() for path in (PACKAGE / "web").rglob("*") if path.is_file() and "__pycache__" not in path.parts]
     missing = [name for name in web_files if name not in names]
     assert not missing, f"control page files missing from the wheel: {missing}"
+    assert "License-Expression: MIT" in metadata, "the licence is declared by its SPDX expression (no deprecation warning at install)"
     for dependency in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]:
         assert f"Requires-Dist: {dependency}" in metadata
 

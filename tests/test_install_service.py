@@ -11,7 +11,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -21,11 +20,22 @@ from cli_support import serving, user_env
 from conftest import require_tool
 
 from alpaca_focuser.cli import main
+from alpaca_focuser.cli.system_files import own_command
 from alpaca_focuser.config import ConfigFile
+from alpaca_focuser.config import locations as config_locations
 
 UNIT = Path("etc/systemd/system/alpaca-focuser.service")
 RULE = Path("etc/udev/rules.d/99-celestron-focuser.rules")
 SYSTEM_CONFIG = Path("etc/alpaca-focuser/config.toml")
+
+
+@pytest.fixture(autouse=True)
+def own_config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This user's configuration folder, empty unless a test runs init into it."""
+    home = tmp_path / "config-home"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    monkeypatch.delenv("ALPACA_FOCUSER_CONFIG", raising=False)
+    return home
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -51,6 +61,11 @@ def test_a_system_service_with_its_udev_rule_and_configuration(tmp_path: Path, c
         "SupplementaryGroups=dialout",
         "Restart=on-failure",
         "WantedBy=multi-user.target",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=read-only",
+        "PrivateTmp=yes",
+        "ReadWritePaths=/etc/alpaca-focuser",
     ):
         assert line in unit.splitlines(), f"{line!r} missing from the unit:\n{unit}"
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
@@ -59,7 +74,8 @@ def test_a_system_service_with_its_udev_rule_and_configuration(tmp_path: Path, c
     assert 'ATTRS{idVendor}=="15a2", ATTRS{idProduct}=="a50f"' in rule and 'SYMLINK+="celestron_focuser"' in rule and 'GROUP="dialout"' in rule
     config = ConfigFile.load(tmp_path / SYSTEM_CONFIG)
     assert config.settings.focusers[0].port == "/dev/celestron_focuser"
-    assert "journalctl -u alpaca-focuser.service" in out and "alpaca-focuser service uninstall" in out
+    assert "journalctl -u alpaca-focuser.service" in out and "the service reads it" in out
+    assert f"Undo: sudo {shlex.join(own_command())} service uninstall" in out, "the undo line works for a pipx install too"
     assert "Not run, since the files went to" in out and "systemctl enable --now alpaca-focuser.service" in out
 
     before = snapshot(tmp_path)
@@ -112,10 +128,59 @@ def test_dry_run_prints_and_writes_nothing(tmp_path: Path, capsys: pytest.Captur
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_unknown_account_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = cli(capsys, "service", "install", "--root", str(tmp_path), "--as", "no-such-user-here")
-    assert code == 2 and "--as NAME" in out
-    assert list(tmp_path.iterdir()) == []
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["install", "dry run"])
+def test_an_unknown_account_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], dry_run: list[str]) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    code, out = cli(capsys, "service", "install", *dry_run, "--root", str(root), "--as", "no-such-user-here")
+    assert code == 2 and "there is no account 'no-such-user-here'" in out and "--as NAME" in out
+    assert list(root.iterdir()) == []
+
+
+def test_from_a_root_shell_the_account_must_be_named(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    monkeypatch.setattr(getpass, "getuser", lambda: "root")
+    root = tmp_path / "root"
+    root.mkdir()
+    code, out = cli(capsys, "service", "install", "--root", str(root))
+    assert code == 2 and "would run as root" in out and "--as NAME" in out
+    assert list(root.iterdir()) == []
+    code, out = cli(capsys, "service", "install", "--root", str(root), "--as", "root")
+    assert code == 0 and "Warning: the service runs as root" in out and "User=root" in (root / UNIT).read_text()
+
+
+def test_udev_run_with_sudo_names_the_callers_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    callers_file = tmp_path / "stargazer" / "config.toml"
+    callers_file.parent.mkdir()
+    callers_file.write_text('[[focuser]]\nport = "/dev/ttyUSB3"\n')
+    account_file = config_locations.account_config_path
+    monkeypatch.setattr(config_locations, "account_config_path", lambda account: callers_file if account == "stargazer" else account_file(account))
+    monkeypatch.setenv("SUDO_USER", "stargazer")
+    monkeypatch.chdir(tmp_path)  # root's own search finds nothing here
+    code, out = cli(capsys, "udev", "install", "--root", str(tmp_path / "root"))
+    assert code == 0 and f"in the [[focuser]] table in {callers_file}" in out, out
+
+
+def test_the_service_reads_the_file_init_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], own_config_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = cli(capsys, "init", "--port", "/dev/ttyUSB3")
+    assert code == 0, out
+    own_file = own_config_home / "alpaca-focuser" / "config.toml"
+    root = tmp_path / "root"
+    code, out = cli(capsys, "service", "install", "--root", str(root), "--as", getpass.getuser())
+    assert code == 0, out
+    assert f"The service reads {own_file} (the file 'alpaca-focuser init' wrote for {getpass.getuser()}" in out
+    unit = (root / UNIT).read_text().splitlines()
+    assert next(line for line in unit if line.startswith("ExecStart=")).endswith(f"serve --config {own_file}")
+    assert f"ReadWritePaths={own_file.parent}" in unit, "the service may save into the folder of the file it reads"
+    assert not (root / SYSTEM_CONFIG).exists(), "no second file to edit"
+    assert ConfigFile.load(own_file).settings.focusers[0].port == "/dev/ttyUSB3", "init's port is kept"
+    code, out = cli(capsys, "udev", "install", "--root", str(root))
+    assert code == 0 and f'port = "/dev/celestron_focuser" in the [[focuser]] table in {own_file}' in out
+    code, out = cli(capsys, "service", "uninstall", "--root", str(root), "--as", getpass.getuser())
+    assert f"The configuration file {own_file} is kept" in out and own_file.is_file()
 
 
 def test_the_udev_rule_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -168,7 +233,7 @@ def test_without_root_it_says_to_use_sudo(command: list[str]) -> None:
     finally:
         shutil.rmtree(root)
     assert code == 1, text
-    assert f"sudo {sys.argv[0]} {command[0]} install" in text
+    assert f"sudo {shlex.join(own_command())} {command[0]} install" in text
     assert "Traceback" not in text
 
 

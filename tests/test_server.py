@@ -138,7 +138,7 @@ def test_without_config_uses_config_toml_here_or_one_simulated_focuser(tmp_path:
     options = ("--http-port", str(port), "--bind", "127.0.0.1", "--no-discovery", "--no-mdns")
     with serve(*options, "--port", sim_port()[0], cwd=tmp_path) as process:
         wait_until_serving(process, url)
-        assert [d["DeviceName"] for d in requests.get(f"{url}/management/v1/configureddevices").json()["Value"]] == ["Celestron Focuser"]
+        assert [d["DeviceName"] for d in requests.get(f"{url}/management/v1/configureddevices").json()["Value"]] == ["Celestron Focuser (simulated)"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=STOP_TIMEOUT_S) == 0
     (tmp_path / "config.toml").write_text(config_text(sim_port()[0], sim_port()[0], http_port=port))
@@ -160,7 +160,7 @@ def test_a_focuser_that_does_not_answer_does_not_stop_the_server(tmp_path: Path)
         wait_for(lambda: requests.get(f"{url}/api/v1/focuser/1/connected").json()["Value"], what="the other focuser to connect")
         wait_for(lambda: "127.0.0.1" in requests.get(f"{url}/setup/v1/focuser/0/setup").text.split("Port")[-1], what="the reason on the setup page")
         page = requests.get(f"{url}/setup").text
-        assert 'class="bad">not connected' in page and 'class="good">connected' in page
+        assert 'class="bad state">not connected' in page and 'class="good state">connected' in page
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=STOP_TIMEOUT_S) == 0
 
@@ -257,5 +257,5 @@ def test_two_focusers_are_devices_zero_and_one() -> None:
         wait_for(lambda: not requests.get(running.api("ismoving", 1)).json()["Value"], what="focuser 1 to stop")
         assert requests.get(running.api("position", 1)).json()["Value"] == 3000
         assert requests.get(running.api("position", 0)).json()["Value"] != 3000
-        assert requests.get(running.api("name", 1)).json()["Value"] == "Test Focuser 1"
+        assert requests.get(running.api("name", 1)).json()["Value"] == "Test Focuser 1 (simulated)"
         assert requests.get(running.api("name", 2)).status_code == 400

@@ -19,8 +19,8 @@ from conftest import wait_for
 from server_support import RunningServer, running_server, sim_port
 from temperature_support import write_temperature
 
+from alpaca_focuser.config.temperature_spec import parse_camera
 from alpaca_focuser.settings import FocuserSettings
-from alpaca_focuser.temperature.camera import parse_camera
 
 
 def put(running: RunningServer, member: str, **data: Any) -> Any:

@@ -14,9 +14,10 @@ from conftest import free_port
 from temperature_support import OTHER_SENSOR, SENSOR, w1_folder, weather_station, write_temperature, write_w1
 
 from alpaca_focuser.config import ConfigError, ConfigFile
+from alpaca_focuser.config.temperature_spec import parse_spec
 from alpaca_focuser.temperature import inputs
 from alpaca_focuser.temperature.inputs import FILE_READ_LIMIT, SourceError
-from alpaca_focuser.temperature.sources import AlpacaSource, FileSource, Reading, W1Source, open_source, parse_spec
+from alpaca_focuser.temperature.sources import AlpacaSource, FileSource, Reading, W1Source, open_source
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from ..settings import Direction, Preset
 from . import action_params as params
 from . import settings_actions
 from .connection import ConnectionControl
+from .served import is_simulated, not_connected_reason
 
 if TYPE_CHECKING:
     from ..temperature.service import TemperatureService
@@ -97,6 +98,8 @@ def _focuser_info(device: Focuser, _: None) -> dict[str, Any]:
     stats = getattr(device, "link_stats", None)
     return {
         "name": device.name,
+        "simulated": is_simulated(device),
+        "not_connected_reason": not_connected_reason(device),
         "connected": state.connected,
         "activity": state.activity,
         "firmware": state.firmware,

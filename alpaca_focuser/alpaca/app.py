@@ -36,6 +36,8 @@ def create_app(devices: dict[str, list[ServedDevice]], info: ServerInfo, guard: 
     app.add_route("/metrics", MetricsPage(devices.get("focuser", []), counts))
     app.add_route("/health", HealthPage(devices.get("focuser", [])))
     add_management_routes(app, info, devices, transactions)
+    app.add_route("/", Redirect("/setup"))
+    app.add_route("/favicon.ico", Redirect("/web/favicon.svg"))
     app.add_route("/setup", ServerSetupPage(info, devices))
     app.add_route("/setup/v1/{device_type}/{device_number}/setup", DeviceSetupPage(devices))
     add_control_routes(app, devices)
@@ -43,6 +45,19 @@ def create_app(devices: dict[str, list[ServedDevice]], info: ServerInfo, guard: 
     app.set_error_serializer(plain_text_error)
     app.add_error_handler(Exception, internal_error)
     return app
+
+
+class Redirect:
+    """A browser pointed at the bare address (or asking for the tab's icon) is sent where it is."""
+
+    def __init__(self, location: str) -> None:
+        self._location = location
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        raise falcon.HTTPFound(self._location)
+
+    def on_head(self, req: falcon.Request, resp: falcon.Response) -> None:
+        raise falcon.HTTPFound(self._location)
 
 
 def plain_text_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:

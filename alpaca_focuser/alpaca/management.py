@@ -44,7 +44,7 @@ class ServerInfo:
 def configured_devices(devices: dict[str, list[ServedDevice]]) -> list[dict[str, Any]]:
     return [
         {
-            "DeviceName": served.device.name,
+            "DeviceName": served.name,
             "DeviceType": ALPACA_TYPE_NAMES[device_type],
             "DeviceNumber": served.number,
             "UniqueID": served.device.unique_id,

@@ -18,15 +18,19 @@ from .protocol import BadRequest, parse_device_number
 from .served import ServedDevice
 from .setup_form import settings_form
 
+NO_BREAK = "\u00a0"  # "(focuser 0)" stays on one line when a title wraps on a phone
+SIMULATED_BADGE = '<span class="pill simulated" title="The built-in simulator (sim://): nothing real moves">simulated</span>'
 
-def page(title: str, body: str, scripts: tuple[str, ...] = ()) -> str:
+
+def page(title: str, body: str, scripts: tuple[str, ...] = (), badge: str = "") -> str:
     """A page in the control page's look (web/style.css), sized for a phone as well as a desktop."""
     tags = "".join(f'<script src="/web/{name}"></script>' for name in scripts)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{html_text(title)}</title><link rel=\"stylesheet\" href=\"/web/style.css\"></head>"
-        f"<body><script src=\"/web/night.js\"></script><header class=\"bar\"><h1>{html_text(title)}</h1>"
+        f"<title>{html_text(title)}</title><link rel=\"stylesheet\" href=\"/web/style.css\">"
+        "<link rel=\"icon\" href=\"/web/favicon.svg\" type=\"image/svg+xml\"></head>"
+        f"<body><script src=\"/web/night.js\"></script><header class=\"bar\"><h1>{html_text(title)}</h1>{badge}"
         "<button id=\"night\" type=\"button\" aria-pressed=\"false\" title=\"Red night-vision mode\">Night</button></header>"
         f"<main class=\"page\">{body}</main>{tags}</body></html>\n"
     )
@@ -61,14 +65,17 @@ class ServerSetupPage:
             ("mDNS advertisement", "on" if info.mdns else "off"),
         ])  # fmt: skip
         listing = "".join(
-            f"<tr><td>{html_text(served.label)}</td><td>{html_text(served.device.name)}</td>"
+            f"<tr><td>{html_text(served.label)}</td><td>{html_text(served.device.name)}{' ' + SIMULATED_BADGE if served.simulated else ''}</td>"
             f"<td>{connection_text(served)}</td>"
             f"<td><a href=\"/control/v1/{served.device_type}/{served.number}/\">control</a> · "
             f"<a href=\"/setup/v1/{served.device_type}/{served.number}/setup\">settings</a></td></tr>"
             for served_devices in self._devices.values()
             for served in served_devices
         )
-        devices = f"<h2>Devices</h2><table class=\"status\"><tr><th>Device</th><th>Name</th><th>State</th><th></th></tr>{listing}</table>"
+        devices = (
+            "<h2>Devices</h2><div id=\"devices\" data-live><table class=\"status\"><tr><th>Device</th><th>Name</th><th>State</th><th></th></tr>"
+            f"{listing}</table></div>"
+        )
         notes = (
             "<p>Each focuser's control page moves, jogs and calibrates it and keeps its presets; its settings page "
             "changes its port, backlash and direction. The server's own settings live in its configuration file; "
@@ -76,7 +83,7 @@ class ServerSetupPage:
             "Alpaca clients (N.I.N.A., ConformU, alpyca) find the server by discovery or at one of the "
             "addresses above.</p>"
         )
-        send_html(resp, falcon.HTTP_200, page(info.name, server + devices + notes))
+        send_html(resp, falcon.HTTP_200, page(info.name, server + devices + notes, ("live.js",)))
 
 
 class DeviceSetupPage:
@@ -88,8 +95,9 @@ class DeviceSetupPage:
         if served is None:
             send_no_such_device(resp, falcon.HTTP_403, device_type, device_number, "/setup", "the server page")
             return
-        body = settings_form(served) + "<h2>Status</h2>" + device_rows(served)
-        send_html(resp, falcon.HTTP_200, page(f"{served.device.name} ({served.label})", body, ("alpaca.js", "settings.js", "clients.js")))
+        body = settings_form(served) + f'<h2>Status</h2><div id="device-status" data-live>{device_rows(served)}</div><p><a href="/setup">All devices</a></p>'
+        badge = SIMULATED_BADGE if served.simulated else ""
+        send_html(resp, falcon.HTTP_200, page(f"{served.device.name} ({served.label.replace(' ', NO_BREAK)})", body, ("alpaca.js", "settings.js", "clients.js", "live.js"), badge))
 
 
 def find_served(devices: dict[str, list[ServedDevice]], device_type: str, device_number: str) -> ServedDevice | None:
@@ -115,9 +123,9 @@ def connection_text(served: ServedDevice) -> str:
     if served.connection.connecting:
         return "connecting…"
     if state.connected:
-        return "<span class=\"good\">connected</span>"
+        return "<span class=\"good state\">connected</span>"
     reason = served.disconnected_reason
-    return "<span class=\"bad\">not connected</span>" + (f": {html_text(reason)}" if reason else "")
+    return "<span class=\"bad state\">not connected</span>" + (f": {html_text(reason)}" if reason else "")
 
 
 def device_rows(served: ServedDevice) -> str:
@@ -131,16 +139,17 @@ def device_rows(served: ServedDevice) -> str:
         ("Moving", ("yes" if state.moving else "no") if state.connected else "unknown (not connected)"),
         ("Limits", limits_text(state)),
         ("Calibration", calibration_text(state)),
-        ("Step size", f"{served.device.step_size_um} µm" if served.device.step_size_um else "not set (step_size_um)"),
+        ("Step size", f"{served.device.step_size_um} µm" if served.device.step_size_um else "not set, so StepSize answers not implemented (set Step size above)"),
         ("UniqueID", html_text(served.device.unique_id)),
         *temperature_rows(served),
     ]
     if failure is not None:
         when = datetime.datetime.fromtimestamp(failure.at).strftime("%Y-%m-%d %H:%M:%S")
-        items.append(("Last failed Connect", f"<span class=\"bad\">{html_text(when)}: {html_text(failure.message)}</span>"))
+        items.append(("Last failed Connect", f"<span class=\"bad\">{html_text(when)}: {html_text(served.disconnected_reason)}</span>"))
     elif state.last_error:
-        items.append(("Last problem", f"<span class=\"bad\">{html_text(state.last_error)}</span>"))
-    return rows(items) + "<p><a href=\"/setup\">All devices</a></p>"
+        problem = served.disconnected_reason if not state.connected else state.last_error
+        items.append(("Last problem", f"<span class=\"bad\">{html_text(problem)}</span>"))
+    return rows(items)
 
 
 def temperature_rows(served: ServedDevice) -> list[tuple[str, str]]:

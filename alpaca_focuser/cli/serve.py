@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import log_format
 from ..config import ConfigError, ConfigFile, schema
 from ..config import locations as config_locations
 from ..limits import port_number
+from ..runtime_note import RuntimeNote, remove_note, write_note
 from ..safe_text import install_log_escaping, shown
 from ..settings import LOG_LEVELS, FocuserSettings, Settings
+
+if TYPE_CHECKING:
+    from ..server import AlpacaServer
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +75,20 @@ def load_settings(args: argparse.Namespace) -> tuple[Settings, ConfigFile | None
         return settings, None
     with _held_back(logging.getLogger("alpaca_focuser.config")) as held:
         config_file = ConfigFile.load(located.path)
-    log.info("Configuration from %s (found by %s)%s", located.path, located.source, template)
+    apply_overrides(config_file.settings, args)
+    log.info("Configuration from %s (found by %s)%s%s", located.path, located.source, template, _simulated_note(config_file.settings))
     for record in held:
         logging.getLogger(record.name).handle(record)
-    apply_overrides(config_file.settings, args)
     return config_file.settings, config_file
+
+
+def _simulated_note(settings: Settings) -> str:
+    """Said in the first line, because a simulated focuser looks connected and nothing real turns."""
+    simulated = [str(number) for number, focuser in enumerate(settings.focusers) if focuser.port.startswith("sim://")]
+    if not simulated:
+        return ""
+    which = f"focuser {simulated[0]} is" if len(simulated) == 1 else f"focusers {', '.join(simulated)} are"
+    return f"; {which} the built-in simulator (sim://), so nothing real moves: set port to your focuser's ('alpaca-focuser ports' lists them)"
 
 
 class _Keeper(logging.Handler):
@@ -166,7 +181,19 @@ def run(args: argparse.Namespace) -> int:
         server.stop()
         print(f"alpaca-focuser: {error}", file=sys.stderr)
         return 1
-    while not stop.wait(0.5):
-        pass
-    server.stop()
+    note = leave_note(server, config_file)
+    try:
+        while not stop.wait(0.5):
+            pass
+        server.stop()
+    finally:
+        remove_note(note)
     return 0
+
+
+def leave_note(server: AlpacaServer, config_file: ConfigFile | None) -> Path | None:
+    """Tell ``alpaca-focuser doctor`` where this server really runs (see runtime_note)."""
+    folder = config_file.path.parent if config_file is not None else config_locations.new_file_path().parent
+    settings = server.settings.server
+    note = RuntimeNote(os.getpid(), server.http_port, settings.bind, server.info.discovery_port, str(config_file.path.resolve()) if config_file else None)
+    return write_note(folder, note)

@@ -1,8 +1,12 @@
 """``alpaca-focuser service install|uninstall``: start the server at boot with systemd.
 
 A system service (the default; needs root) starts at boot once the network is up, runs as the
-chosen user with the dialout group (so it may open the serial port), reads
-/etc/alpaca-focuser/config.toml, and comes with the udev rule for a stable port name. A user
+chosen user with the dialout group (so it may open the serial port), and comes with the udev rule
+for a stable port name. It reads one file, so the owner edits one: the file 'alpaca-focuser init'
+wrote for that user when there is one, else /etc/alpaca-focuser/config.toml (made from the
+template). It is hardened, because it is a network service with no password by default: no new
+privileges, the system and home folders read-only, a private /tmp, and only the configuration
+folder writable (the server saves settings, its motion journal and the focus log there). A user
 service (--user) needs no root, but starts at boot only with lingering on. Both restart on
 failure."""
 
@@ -13,16 +17,14 @@ import getpass
 import os
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..celestron.usb_probe import STABLE_PORT
 from ..config import ConfigError
 from ..config import locations as config_locations
 from . import udev
-from .system_files import Plan, Wanted, apply, on_root
-
-UNIT_NAME = "alpaca-focuser.service"
-SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
+from .system_files import SYSTEM_UNIT_DIR, UNIT_NAME, Plan, Wanted, apply, on_root, own_command
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,13 +38,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def server_command(config: Path) -> list[str]:
     """The absolute command that starts this installation's server, whatever PATH says at boot."""
-    script = Path(sys.executable).parent / "alpaca-focuser"
-    start = [str(script)] if script.is_file() else [sys.executable, "-m", "alpaca_focuser"]
-    return [*start, "serve", "--config", str(config)]
+    return [*own_command(), "serve", "--config", str(config)]
+
+
+HARDENING = ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=read-only", "PrivateTmp=yes")
 
 
 def unit_text(config: Path, account: str | None) -> str:
-    """A system unit when ``account`` is given, else a user unit."""
+    """A system unit when ``account`` is given, else a user unit. Only the system unit is hardened:
+    a user manager cannot set up the mount namespaces those settings need without extra privileges.
+    ProtectHome is read-only rather than off limits because a pipx install lives in the home folder."""
     lines = [
         "# Written by 'alpaca-focuser service install'; 'alpaca-focuser service uninstall' removes it.",
         "[Unit]",
@@ -55,6 +60,7 @@ def unit_text(config: Path, account: str | None) -> str:
         lines.append(f"User={account}")
         if _group_exists("dialout"):
             lines.append("SupplementaryGroups=dialout")
+        lines += [*HARDENING, f"ReadWritePaths={shlex.quote(str(config.parent))}"]
     lines += ["Restart=on-failure", "RestartSec=5", "", "[Install]", f"WantedBy={'multi-user.target' if account is not None else 'default.target'}", ""]
     return "\n".join(lines)
 
@@ -73,16 +79,61 @@ def _account(args: argparse.Namespace) -> str:
     return str(args.account or os.environ.get("SUDO_USER") or getpass.getuser())
 
 
+def _check_account(args: argparse.Namespace, account: str) -> str | None:
+    """Why the service cannot run as ``account``, or None. Root only when named with --as: a
+    network service anyone on the network can reach should not hold every right of the computer."""
+    import pwd  # here: the module exists on Unix only
+
+    try:
+        pwd.getpwnam(account)
+    except KeyError:
+        return f"there is no account {account!r}; name one with --as NAME"
+    if account == "root" and args.account is None:
+        return (
+            "run from a root shell, the service would run as root, with every right on this computer, while anyone on the "
+            "network can reach it. Run the command with sudo from your own account, or name the account the service runs "
+            "as with --as NAME (--as root if you really mean it)"
+        )
+    return None
+
+
+def users_file(account: str) -> Path:
+    """The file 'alpaca-focuser init' writes for ``account`` (sudo keeps the caller's name, not its home)."""
+    return config_locations.account_config_path(account)
+
+
+@dataclass(frozen=True)
+class ServiceFile:
+    """The configuration file the service reads, and why that one."""
+
+    path: Path
+    why: str
+
+
 def unit_path(args: argparse.Namespace) -> Path:
     if args.user_unit:
         return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "systemd" / "user" / UNIT_NAME
     return SYSTEM_UNIT_DIR / UNIT_NAME
 
 
-def config_path(args: argparse.Namespace) -> Path:
+def service_file(args: argparse.Namespace) -> ServiceFile:
+    """One owner, one file: --config, else the file init wrote for the account, else the system's."""
     if args.config is not None:
-        return Path(args.config).resolve()
-    return config_locations.new_file_path() if args.user_unit else config_locations.system_config_path()
+        return ServiceFile(Path(args.config).resolve(), "named with --config")
+    if args.user_unit:
+        return ServiceFile(config_locations.new_file_path(), "your configuration file")
+    account = _account(args)
+    try:
+        own = users_file(account)
+    except KeyError:
+        own = None
+    if own is not None and own.is_file():
+        return ServiceFile(own, f"the file 'alpaca-focuser init' wrote for {account}")
+    return ServiceFile(config_locations.system_config_path(), "the system's configuration file")
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    return service_file(args).path
 
 
 def build_plan(args: argparse.Namespace) -> Plan:
@@ -104,14 +155,18 @@ def build_plan(args: argparse.Namespace) -> Plan:
     return Plan(service.write + rule.write, service.remove + rule.remove, service.before, service.after + rule.after, service.always)
 
 
-def ensure_config(path: Path, root: Path, account: str | None, dry_run: bool) -> str:
+def ensure_config(chosen: ServiceFile, root: Path, account: str | None, dry_run: bool) -> str:
     """Make the service's configuration file from the template when it is missing, owned by the
-    service's account so the server can save what clients change in it."""
-    target = on_root(root, path)
+    service's account so the server can save what clients change in it; say which file it reads."""
+    path = chosen.path
+    target = path if path == users_file_or_none(account) else on_root(root, path)
     if target.exists():
-        return f"The service reads {path} (left as it is)."
+        other = config_locations.system_config_path()
+        unused = on_root(root, other) if path != other else None
+        aside = f" {other} is not read by it; remove it so there is one file to edit." if unused is not None and unused.exists() else ""
+        return f"The service reads {path} ({chosen.why}; left as it is).{aside}"
     if dry_run:
-        return f"Would write the configuration template to {path}."
+        return f"Would write the configuration template to {path}; the service reads it."
     config_locations.write_new(target, config_locations.template_with(port=STABLE_PORT))
     if account is not None and os.geteuid() == 0:
         import pwd  # here: the module exists on Unix only
@@ -119,29 +174,37 @@ def ensure_config(path: Path, root: Path, account: str | None, dry_run: bool) ->
         owner = pwd.getpwnam(account)
         for item in (target, target.parent):
             os.chown(item, owner.pw_uid, owner.pw_gid)
-    return f'Wrote the configuration template to {path}, with port = "{STABLE_PORT}"; edit it, then restart the service.'
+    return f'Wrote the configuration template to {path}, with port = "{STABLE_PORT}"; the service reads it. Edit it, then restart the service.'
+
+
+def users_file_or_none(account: str | None) -> Path | None:
+    """The account's own file, which lives in the real home folder even when --root is given."""
+    if account is None:
+        return None
+    try:
+        return users_file(account)
+    except KeyError:
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
     if not sys.platform.startswith("linux"):
         print("alpaca-focuser service: this makes a systemd service, for Linux. On Windows, start the server at logon with a shortcut in the shell:startup folder (see the user guide).", file=sys.stderr)
         return 2
-    import pwd  # here: the module exists on Unix only
-
     root = args.root.resolve()
     account = None if args.user_unit else _account(args)
-    if account is not None and not args.dry_run:
-        try:
-            pwd.getpwnam(account)
-        except KeyError:
-            print(f"alpaca-focuser service: there is no account {account!r}; name one with --as NAME", file=sys.stderr)
-            return 2
+    refusal = _check_account(args, account) if account is not None and args.action == "install" else None
+    if refusal is not None:
+        print(f"alpaca-focuser service: {refusal}", file=sys.stderr)
+        return 2
+    if account == "root":
+        print("Warning: the service runs as root (--as root). Any client on the network can move the focuser and change its settings; set a password (alpaca-focuser password).")
     try:
         if args.action == "install":
-            print(ensure_config(config_path(args), root, account, args.dry_run))
+            print(ensure_config(service_file(args), root, account, args.dry_run))
         ok = apply(build_plan(args), root, args.dry_run, print)
     except (OSError, ConfigError) as error:
-        advice = f"Run it as root: sudo {sys.argv[0]} service {args.action}; or use --user for a service of your own" if not args.user_unit else "Check the folder's permissions"
+        advice = f"Run it as root: sudo {shlex.join(own_command())} service {args.action}; or use --user for a service of your own" if not args.user_unit else "Check the folder's permissions"
         print(f"alpaca-focuser service: {error}. {advice}.", file=sys.stderr)
         return 1
     if args.dry_run:
@@ -150,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "install":
         print(f"Logs: journalctl {user}-u {UNIT_NAME} -f")
         print(f"Status: systemctl {user}status {UNIT_NAME}")
-        print(f"Undo: {'' if args.user_unit else 'sudo '}alpaca-focuser service uninstall{' --user' if args.user_unit else ''}")
+        print(f"Undo: {'' if args.user_unit else 'sudo '}{shlex.join(own_command())} service uninstall{' --user' if args.user_unit else ''}")
         if args.user_unit:
             print(f"To start it at boot without logging in: sudo loginctl enable-linger {getpass.getuser()}")
     else:

@@ -8,11 +8,14 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 Say = Callable[[str], None]
+UNIT_NAME = "alpaca-focuser.service"
+SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,12 @@ class Plan:
     before: list[list[str]] = field(default_factory=list)  # run before the files change (stop a service)
     after: list[list[str]] = field(default_factory=list)  # run after a change (reload, enable)
     always: list[list[str]] = field(default_factory=list)  # run after, even when no file changed (enable --now)
+
+
+def own_command() -> list[str]:
+    """The absolute command of this installation, whatever PATH says (sudo does not search ~/.local/bin)."""
+    script = Path(sys.executable).parent / "alpaca-focuser"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "alpaca_focuser"]
 
 
 def on_root(root: Path, path: Path) -> Path:
@@ -101,3 +110,17 @@ def _run_all(commands: list[list[str]], root: Path, say: Say) -> bool:
         else:
             say(f"Ran: {shlex.join(command)}")
     return ok
+
+
+def service_config(root: Path) -> Path | None:
+    """The configuration file the installed system service reads (its ExecStart's --config), or None."""
+    try:
+        text = on_root(root, SYSTEM_UNIT_DIR / UNIT_NAME).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("ExecStart="):
+            words = shlex.split(line.removeprefix("ExecStart="))
+            if "--config" in words[:-1]:
+                return Path(words[words.index("--config") + 1])
+    return None

@@ -6,26 +6,15 @@ dialout group."""
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from pathlib import Path
 
-from ..celestron.usb_probe import CELESTRON_USB_ID, STABLE_PORT
+from ..celestron.usb_probe import STABLE_PORT
 from ..config import locations as config_locations
-from .system_files import Plan, Wanted, apply
-
-RULE_PATH = Path("/etc/udev/rules.d/99-celestron-focuser.rules")
-STABLE_NAME = STABLE_PORT.removeprefix("/dev/")
-
-
-def rule_text() -> str:
-    vendor, product = (part.lower() for part in CELESTRON_USB_ID.split(":"))
-    return (
-        "# Written by 'alpaca-focuser udev install'; 'alpaca-focuser udev uninstall' removes it.\n"
-        f"# The Celestron Focus Motor's own USB port (USB id {CELESTRON_USB_ID.upper()}) also appears as {STABLE_PORT},\n"
-        "# whatever /dev/ttyACM number it gets, and members of the dialout group may use it.\n"
-        f'SUBSYSTEM=="tty", ATTRS{{idVendor}}=="{vendor}", ATTRS{{idProduct}}=="{product}", '
-        f'SYMLINK+="{STABLE_NAME}", GROUP="dialout", MODE="0660"\n'
-    )
+from ..udev_rule import RULE_PATH, rule_text
+from .system_files import Plan, Wanted, apply, own_command, service_config
 
 
 def plan(install: bool) -> Plan:
@@ -45,10 +34,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_root_options(parser)
 
 
-def port_advice() -> str:
-    located = config_locations.locate(None).path
+def port_advice(root: Path) -> str:
+    """Where to set the port: the file the installed service reads, else the one the server finds."""
+    located = service_config(root) or _callers_file() or config_locations.locate(None).path
     where = f"in {located}" if located is not None else "in your configuration file ('alpaca-focuser init' makes one)"
     return f'Use port = "{STABLE_PORT}" in the [[focuser]] table {where}; it appears when the focuser is plugged in.'
+
+
+def _callers_file() -> Path | None:
+    """Run with sudo, the file of the account that ran it, rather than root's."""
+    account = os.environ.get("SUDO_USER")
+    if not account:
+        return None
+    try:
+        path = config_locations.account_config_path(account)
+    except KeyError:
+        return None
+    return path if path.is_file() else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,10 +60,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         ok = apply(plan(args.action == "install"), args.root.resolve(), args.dry_run, print)
     except OSError as error:
-        print(f"alpaca-focuser udev: {error}. Run it as root, for example: sudo {sys.argv[0]} udev {args.action}", file=sys.stderr)
+        print(f"alpaca-focuser udev: {error}. Run it as root, for example: sudo {shlex.join(own_command())} udev {args.action}", file=sys.stderr)
         return 1
     if args.action == "install" and not args.dry_run:
-        print(port_advice())
+        print(port_advice(args.root.resolve()))
     if not ok:
         print("Some commands failed (see above): run this as root, for example with sudo.")
     return 0 if ok else 1

@@ -38,6 +38,19 @@ def user_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / FILE_NAME
 
 
+def account_config_path(account: str) -> Path:
+    """The file 'alpaca-focuser init' writes for ``account``: this user's honours XDG_CONFIG_HOME;
+    another account's (the one that ran sudo) is found from its home folder. KeyError for an
+    account that does not exist."""
+    import getpass
+
+    if account == getpass.getuser():
+        return user_config_path()
+    import pwd  # here: the module exists on Unix only, where sudo does
+
+    return Path(pwd.getpwnam(account).pw_dir) / ".config" / APP_NAME / FILE_NAME
+
+
 def system_config_path() -> Path:
     """The file a system service reads: /etc/alpaca-focuser on Linux (not /etc/xdg, where
     platformdirs would put it, because administrators look for a service's file in /etc)."""

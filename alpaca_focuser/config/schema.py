@@ -33,9 +33,7 @@ from ..safe_text import has_controls, shown
 from ..settings import FocuserSettings, ServerSettings, Spec
 from ..settings import client_settings as client_settings  # declared in settings.py, where the device model reads them too
 from ..settings import port_settings as port_settings
-from ..temperature.camera import SPEC_HELP as CAMERA_HELP
-from ..temperature.camera import parse_camera
-from ..temperature.sources import SPEC_HELP, parse_spec
+from .temperature_spec import CAMERA_HELP, SPEC_HELP, parse_camera, parse_spec
 
 Origin = Literal["the configuration file", "the command line", "a client"]
 FILE: Origin = "the configuration file"

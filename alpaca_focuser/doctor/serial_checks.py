@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..celestron.usb_probe import CELESTRON_USB_ID, STABLE_PORT, identify, list_ports, probe
-from ..cli.udev import RULE_PATH
 from ..settings import FocuserSettings
+from ..udev_rule import RULE_PATH
 from . import Finding, Level, ok, problem
 
 SERVER_NAMES = ("alpaca-focuser", "alpaca_focuser")
@@ -23,7 +23,9 @@ class Holder:
     is_this_server: bool
 
 
-def check_focuser(number: int, focuser: FocuserSettings, timeout: float) -> list[Finding]:
+def check_focuser(number: int, focuser: FocuserSettings, timeout: float, server_pids: set[int] | frozenset[int] = frozenset()) -> list[Finding]:
+    """``server_pids``: the running servers known from their notes; without one, any alpaca-focuser
+    that is not the simulator counts as the server."""
     label = f"Focuser {number} ({focuser.port})"
     port = focuser.port
     if port.startswith("sim://"):
@@ -38,7 +40,7 @@ def check_focuser(number: int, focuser: FocuserSettings, timeout: float) -> list
     findings = _device_checks(label, port)
     if findings[-1].level is not Level.OK:
         return findings
-    holders = holders_of(port)
+    holders = holders_of(port, server_pids)
     if holders:
         return [*findings, _held(label, holders)]
     return [*findings, _answers(label, port, focuser, timeout)]
@@ -72,7 +74,7 @@ def _permission_advice(port: str) -> str:
     return f"this user ({user}) may not open it: it belongs to the {group} group. Join it: sudo usermod -aG {group} {user}, then log out and in again (or reboot)."
 
 
-def holders_of(port: str) -> list[Holder]:
+def holders_of(port: str, server_pids: set[int] | frozenset[int] = frozenset()) -> list[Holder]:
     """The other processes that have ``port`` open (those of other users only when root), read
     from /proc; empty where there is no /proc."""
     target = os.path.realpath(port)
@@ -90,7 +92,9 @@ def holders_of(port: str) -> list[Holder]:
             name = (entry / "comm").read_text().strip()
         except OSError:
             continue
-        found.append(Holder(int(entry.name), name, any(word in command for word in SERVER_NAMES)))
+        pid = int(entry.name)
+        ours = pid in server_pids if server_pids else any(word in command for word in SERVER_NAMES) and " sim " not in f"{command} "
+        found.append(Holder(pid, "the alpaca-focuser simulator" if " sim " in f"{command} " else name, ours))
     return found
 
 

@@ -10,7 +10,8 @@ import threading
 from typing import Any
 
 from ..limits import port_number
-from .motor import FAULT_DEFAULTS, FAULTS, FocusMotor
+from .faults import FAULT_DEFAULTS, FAULTS
+from .motor import FocusMotor
 
 
 def tcp_address(text: str) -> tuple[str, int]:

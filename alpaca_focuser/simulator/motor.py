@@ -1,9 +1,10 @@
-"""FocusMotor: the mechanics and NVRAM of a Celestron focus motor, in software.
+"""FocusMotor: a Celestron focus motor in software: its commands, its state and how a move ends.
 
-Motion is analytic rather than ticked: a move is a list of straight legs at constant speed, and
-the position at any instant is computed from the monotonic clock times ``time_scale``. So
-positions are exact, the instant a move ends is known to the microsecond (benchmarks read it
+Motion is analytic rather than ticked (motion.py): a move is a list of straight legs at constant
+speed, and the position at any instant is computed from the monotonic clock times ``time_scale``.
+So positions are exact, the instant a move ends is known to the microsecond (benchmarks read it
 from ``stops``), and a test can run the motor a thousand times faster without losing anything.
+What it keeps over a power cycle is in nvram.py, the faults it can be given in faults.py.
 
 Figures that no source confirms (speeds other than GOTO_FAST, calibration state values) are
 estimates from the protocol reference, §5.
@@ -11,20 +12,20 @@ estimates from the protocol reference, §5.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..limits import POSITION_MAX
+from .faults import FAULTS, ActiveFaults
+from .motion import Leg, Plan, cut_path
+from .nvram import NvramState, load_nvram, save_nvram
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +40,6 @@ DEFAULT_HIGH_STOP = 37500
 DEFAULT_POSITION = 20000
 CALIBRATION_STATES = 12  # the running state byte counts 1..12 over the calibration run
 
-FAULTS = ("echo", "silent", "late", "corrupt", "stall", "stuck_calibration", "unplug", "deaf_to_stop")
-FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
-    "deaf_to_stop": {"times": 1},  # a stop command lost inside the motor controller: acknowledged, not done
-    "late": {"delay": 2.5},
-    "corrupt": {"every": 1},
-    "stuck_calibration": {"at": 0.3},
-    "unplug": {"seconds": None, "new_path": None},
-}
-
-
 @dataclass(frozen=True)
 class StopEvent:
     """One end of motion: when (monotonic seconds) and where the motor came to rest, and why."""
@@ -57,32 +48,6 @@ class StopEvent:
     position: int
     kind: str  # goto_fast, goto_slow, manual, external, calibration
     reason: str  # arrived, stopped (rate 0 or abort), hard stop
-
-
-@dataclass
-class _Leg:
-    target: float
-    speed: float  # counts per simulated second; 0 means the leg never arrives (a stuck motor)
-
-
-@dataclass
-class _Plan:
-    kind: str
-    legs: list[_Leg]
-    start_time: float  # when the current leg started (monotonic)
-    start_pos: float
-    reason: str = "arrived"  # how the plan ends when its last leg arrives
-    total_path: float = 0.0  # calibration: counts to travel, for the state byte
-    travelled: float = 0.0  # calibration: counts of finished legs
-    frozen: bool = False  # stalled: position held, never arrives
-
-
-@dataclass
-class NvramState:
-    calibrated: bool
-    low: int
-    high: int
-    position: int
 
 
 class FocusMotor:
@@ -119,16 +84,16 @@ class FocusMotor:
         self.negative_backlash = 0
         self._lock = threading.RLock()
         self._random = random.Random(seed)
-        self._faults: dict[str, dict[str, Any]] = {}
+        self._faults = ActiveFaults()
         self._stops: list[StopEvent] = []
         self._run_time = 0.0
         self._plan_started = 0.0
-        self._plan: _Plan | None = None
+        self._plan: Plan | None = None
         self._calibrated = calibrated
         self._limits = (low_stop, high_stop) if calibrated else (0, 0)
         self._position = float(self._clamp(position))
         self._calibration_state = 0
-        saved = self._load() if self.state_file else None
+        saved = load_nvram(self.state_file) if self.state_file else None
         if saved is not None:
             self._calibrated = saved.calibrated
             self._limits = (saved.low, saved.high) if saved.calibrated else (0, 0)
@@ -214,7 +179,7 @@ class FocusMotor:
             if self._ignored_while_calibrating("manual move"):
                 return
             stop = self.high_stop if positive else self.low_stop
-            self._start(now, "manual", [_Leg(stop, RATE_SPEEDS[rate])], reason="hard stop")
+            self._start(now, "manual", [Leg(stop, RATE_SPEEDS[rate])], reason="hard stop")
 
     def stop(self) -> None:
         """Stop whatever runs, calibration included (which then reads as aborted)."""
@@ -223,7 +188,7 @@ class FocusMotor:
             self._advance(now)
             if self._plan is None:
                 return
-            deaf = self._faults.get("deaf_to_stop")
+            deaf = self._faults.live("deaf_to_stop")
             if deaf is not None and deaf["times"] > 0:
                 deaf["times"] -= 1
                 log.info("a stop was acknowledged but not done (fault deaf_to_stop)")
@@ -241,11 +206,11 @@ class FocusMotor:
                 return
             self._calibrated = False
             self._limits = (0, 0)
-            legs = [_Leg(self.high_stop, CALIBRATION_SPEED), _Leg(self.low_stop, CALIBRATION_SPEED), _Leg(here, CALIBRATION_SPEED)]
+            legs = [Leg(self.high_stop, CALIBRATION_SPEED), Leg(self.low_stop, CALIBRATION_SPEED), Leg(here, CALIBRATION_SPEED)]
             total = (self.high_stop - here) + (self.high_stop - self.low_stop) + (here - self.low_stop)
-            stuck = self._faults.get("stuck_calibration")
+            stuck = self._faults.live("stuck_calibration")
             if stuck is not None:
-                legs = self._cut_path(here, legs, total * float(stuck["at"]))
+                legs = cut_path(here, legs, total * float(stuck["at"]))
             self._start(now, "calibration", legs, total_path=total)
             self._calibration_state = 1
             log.info("calibration started at %d", round(here))
@@ -272,47 +237,34 @@ class FocusMotor:
             if not on:
                 self._clear(name, now)
                 return
-            settings = dict(FAULT_DEFAULTS.get(name, {}))
-            unknown = set(params) - set(settings)
-            if unknown:
-                raise ValueError(f"fault {name!r} takes no parameter {', '.join(sorted(unknown))}; it takes: {', '.join(settings) or 'none'}")
-            settings.update(params)
-            if name == "unplug":
-                seconds = settings["seconds"]
-                settings["until"] = None if seconds is None else now + float(seconds)
-            self._faults[name] = settings
+            self._faults.switch_on(name, now, params)
             if name == "stall" and self._plan is not None:
-                self._freeze(now)
+                self._plan.freeze(self._position, now)
             if name == "stuck_calibration" and self._plan is not None and self._plan.kind == "calibration":
-                self._hang(now)
+                self._plan.hang(self._position, now)
             log.info("fault on: %s %s", name, params or "")
 
     def clear_faults(self) -> None:
         with self._lock:
             now = self.clock()
             self._advance(now)
-            for name in list(self._faults):
+            for name in self._faults.names():
                 self._clear(name, now)
 
     def fault(self, name: str) -> dict[str, Any] | None:
         """The parameters of an active fault, or None. An unplug whose time is up is over."""
         with self._lock:
-            settings = self._faults.get(name)
-            if name == "unplug" and settings is not None and settings["until"] is not None and self.clock() >= settings["until"]:
-                del self._faults[name]
-                return None
-            return dict(settings) if settings is not None else None
+            return self._faults.get(name, self.clock())
 
     @property
     def unplugged(self) -> bool:
         return self.fault("unplug") is not None
 
     def _clear(self, name: str, now: float) -> None:
-        if self._faults.pop(name, None) is None:
+        if not self._faults.switch_off(name):
             return
         if name == "stall" and self._plan is not None and self._plan.frozen:
-            self._plan.frozen = False
-            self._plan.start_time = now
+            self._plan.thaw(now)
         log.info("fault off: %s", name)
 
     # ----- NVRAM -------------------------------------------------------------------------------
@@ -323,26 +275,7 @@ class FocusMotor:
             return
         with self._lock:
             state = NvramState(self._calibrated, self._limits[0], self._limits[1], round(self._position_at(self.clock())))
-        try:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=".focuser-", dir=self.state_file.parent)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(asdict(state), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.state_file)
-        except OSError as exc:
-            log.error("cannot save the simulated focuser's state to %s: %s", self.state_file, exc)
-
-    def _load(self) -> NvramState | None:
-        assert self.state_file is not None
-        try:
-            raw = json.loads(self.state_file.read_text())
-            return NvramState(bool(raw["calibrated"]), int(raw["low"]), int(raw["high"]), int(raw["position"]))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"state file {self.state_file} is unreadable ({exc}); delete it to start afresh") from exc
+        save_nvram(self.state_file, state)
 
     # ----- the analytic model ------------------------------------------------------------------
 
@@ -357,7 +290,7 @@ class FocusMotor:
                 return
             landing = target + (self._random.randint(-error, error) if error else 0)
             end = self._clamp(landing)
-            self._start(now, kind, [_Leg(end, speed)], reason="arrived" if end == landing else "hard stop")
+            self._start(now, kind, [Leg(end, speed)], reason="arrived" if end == landing else "hard stop")
 
     def _ignored_while_calibrating(self, what: str) -> bool:
         if self._plan is not None and self._plan.kind == "calibration":
@@ -365,54 +298,15 @@ class FocusMotor:
             return True
         return False
 
-    def _start(self, now: float, kind: str, legs: list[_Leg], *, reason: str = "arrived", total_path: float = 0.0) -> None:
+    def _start(self, now: float, kind: str, legs: list[Leg], *, reason: str = "arrived", total_path: float = 0.0) -> None:
         here = self._position
         if self._plan is None:
             self._plan_started = now
-        self._plan = _Plan(kind, legs, now, here, reason=reason, total_path=total_path, frozen="stall" in self._faults)
+        self._plan = Plan(kind, legs, now, here, reason=reason, total_path=total_path, frozen="stall" in self._faults)
         self._advance(now)
 
-    @staticmethod
-    def _cut_path(start: float, legs: list[_Leg], distance: float) -> list[_Leg]:
-        """The legs up to ``distance`` counts of travel, then a leg that never arrives."""
-        cut: list[_Leg] = []
-        here = start
-        for leg in legs:
-            length = abs(leg.target - here)
-            if distance < length:
-                point = here + math.copysign(distance, leg.target - here)
-                return [*cut, _Leg(point, leg.speed), _Leg(point, 0.0)]
-            cut.append(leg)
-            distance -= length
-            here = leg.target
-        return cut
-
-    def _freeze(self, now: float) -> None:
-        assert self._plan is not None
-        self._plan.start_pos = self._position
-        self._plan.start_time = now
-        self._plan.frozen = True
-
-    def _hang(self, now: float) -> None:
-        """Make the running calibration stop progressing where it is, as a binding gear does."""
-        assert self._plan is not None
-        self._plan.travelled += abs(self._position - self._plan.start_pos)
-        self._plan.legs = [_Leg(self._position, 0.0)]
-        self._plan.start_pos = self._position
-        self._plan.start_time = now
-
     def _position_at(self, now: float) -> float:
-        plan = self._plan
-        if plan is None:
-            return self._position
-        if plan.frozen or not plan.legs:
-            return plan.start_pos
-        leg = plan.legs[0]
-        distance = abs(leg.target - plan.start_pos)
-        travelled = leg.speed * (now - plan.start_time) * self.time_scale
-        if travelled >= distance:
-            return leg.target
-        return plan.start_pos + math.copysign(travelled, leg.target - plan.start_pos)
+        return self._position if self._plan is None else self._plan.position_at(now, self.time_scale)
 
     def _advance(self, now: float | None = None) -> float:
         """Bring the model up to ``now``: finish legs whose end has passed, record stops."""

@@ -2,6 +2,6 @@
 device, a 1-wire DS18B20, a file), temperature compensation, and a coefficient learned from the
 user's own focus runs. ``assembly.create_service`` builds it for one focuser.
 
-Nothing is imported here, so the configuration module can check a ``temperature`` setting with
-``sources.parse_spec`` without pulling in the rest.
+The ``temperature`` setting's grammar is in ``config.temperature_spec``, one floor down, because
+the configuration checks it too.
 """

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ..config.temperature_spec import parse_spec
 from ..device import Focuser
 from ..settings import FocuserSettings, file_stem
 from .reader import TemperatureReader
 from .service import OBSERVE_S, TemperatureService
-from .sources import W1_ROOT, open_source, parse_spec
+from .sources import W1_ROOT, open_source
 
 
 def focus_log_path(folder: Path, unique_id: str) -> Path:

@@ -10,14 +10,12 @@ vanishes never holds up compensation's own thread, the status action, or any cli
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..limits import NETWORK_PORT_MAX
+from ..config.temperature_spec import CameraSpec
 from ..network.outbound import AlpacaDevice, Bounds, OutboundError
 
 log = logging.getLogger(__name__)
@@ -25,31 +23,6 @@ log = logging.getLogger(__name__)
 BUSY_STATES = {1: "waiting", 2: "exposing", 3: "reading", 4: "downloading"}
 POLL_S = 0.5  # how often the camera is asked while compensation is on
 TIMEOUT_S = 2.0  # a camera slower than this counts as unreachable for that read
-FALLBACKS = ("move", "wait")  # what compensation does while the camera cannot be read
-SPEC_HELP = '"alpaca://HOST:PORT/camera/N", like "alpaca://192.168.1.20:11111/camera/0", or "" for none'
-
-
-@dataclass(frozen=True)
-class CameraSpec:
-    text: str
-    host: str
-    port: int
-    number: int
-
-
-def parse_camera(text: str) -> CameraSpec:
-    """Check a ``camera`` setting; ValueError says what it must be."""
-    parts = urllib.parse.urlsplit(text.strip())
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    match = re.fullmatch(r"/camera/(\d{1,4})/?", parts.path)
-    if parts.scheme.lower() != "alpaca" or not parts.hostname or port is None or not 1 <= port <= NETWORK_PORT_MAX or match is None:
-        raise ValueError(SPEC_HELP)
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(SPEC_HELP)
-    return CameraSpec(text.strip(), parts.hostname, port, int(match.group(1)))
 
 
 @dataclass(frozen=True)

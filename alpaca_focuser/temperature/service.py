@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config.temperature_spec import parse_camera
 from ..device import Focuser, FocuserState
 from ..errors import AlpacaError, DriverError, InvalidOperation, InvalidValue, NotImplementedAlpaca
-from .camera import CameraWatch, parse_camera
+from .camera import CameraWatch
 from .compensation import Compensator
 from .fit import Fit, fit
 from .focus_log import FocusLog, RestWatcher

@@ -12,12 +12,11 @@ from __future__ import annotations
 import math
 import re
 import time
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..limits import NETWORK_PORT_MAX
+from ..config.temperature_spec import SourceSpec
 from ..network.outbound import TIMEOUT_S, AlpacaDevice, Bounds, OutboundError
 from ..safe_text import clipped
 from .inputs import SourceError, decimal, first_bytes, integer, last_line
@@ -30,12 +29,6 @@ DS18B20_POWER_ON_MILLIDEGREES = 85000  # what the sensor answers before its firs
 PLAUSIBLE_C = (-80.0, 80.0)  # anything outside is a broken sensor, not weather
 ALPACA_TIMEOUT_S = TIMEOUT_S
 
-SPEC_HELP = (
-    '"alpaca://HOST:PORT/observingconditions/N" (an Alpaca weather device), "w1" or "w1:28-XXXXXXXXXXXX" '
-    '(a DS18B20 1-wire sensor), or "file:/PATH" (a file holding degrees Celsius); "" for none'
-)
-
-
 @dataclass(frozen=True)
 class Reading:
     celsius: float
@@ -46,52 +39,6 @@ class Source(Protocol):
     description: str  # the configured spec, shown in messages
 
     def read(self) -> Reading: ...
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """A checked ``temperature`` setting; ``open_source`` turns it into a Source."""
-
-    kind: str  # "alpaca", "w1" or "file"
-    text: str
-    host: str = ""
-    port: int = 0
-    number: int = 0
-    sensor: str = ""  # a 1-wire id, or "" for the only sensor there is
-    path: str = ""
-
-
-def parse_spec(text: str) -> SourceSpec:
-    """Check a ``temperature`` setting; ValueError says what it must be."""
-    spec = text.strip()
-    if spec.lower().startswith("alpaca://"):
-        return _alpaca_spec(spec)
-    if spec.lower() == "w1":
-        return SourceSpec("w1", spec)
-    if spec.lower().startswith("w1:"):
-        sensor = spec[3:].strip().lower()
-        if not _W1_ID.match(sensor):
-            raise ValueError(f'a 1-wire sensor id like "w1:28-0123456789ab" (family, dash, 12 hex digits), not "w1:{spec[3:]}"')
-        return SourceSpec("w1", spec, sensor=sensor)
-    if spec.lower().startswith("file:"):
-        path = spec[5:]
-        if not path.strip():
-            raise ValueError('"file:" followed by the path of the file, like "file:/run/sky-temperature"')
-        return SourceSpec("file", spec, path=path)
-    raise ValueError(SPEC_HELP)
-
-
-def _alpaca_spec(spec: str) -> SourceSpec:
-    example = '"alpaca://HOST:PORT/observingconditions/N", like "alpaca://192.168.1.20:11111/observingconditions/0"'
-    parts = urllib.parse.urlsplit(spec)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    match = re.fullmatch(r"/observingconditions/(\d{1,4})/?", parts.path)
-    if not parts.hostname or port is None or not 1 <= port <= NETWORK_PORT_MAX or match is None or parts.query:
-        raise ValueError(example)
-    return SourceSpec("alpaca", spec, host=parts.hostname, port=port, number=int(match.group(1)))
 
 
 def open_source(spec: SourceSpec, w1_root: Path = W1_ROOT) -> Source:

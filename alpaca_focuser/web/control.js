@@ -25,6 +25,7 @@
     target: null,
     wasCalibrating: false,
     knownCalibrated: null,
+    reverse: undefined, // the server's Reverse when last read
     connectionCheckedAt: 0,
     ticks: 0,
   };
@@ -46,6 +47,7 @@
       const calibrating = Boolean(view.calibration && view.calibration.running);
       if (!info || !info.connected || view.ticks % INFO_EVERY === 0) {
         view.info = await Alpaca.action("FocuserInfo");
+        followReverse(view.info);
         await keepOwnConnection();
       }
       if (view.info.connected) {
@@ -94,6 +96,18 @@
     if (!mine || (!mine.Connected && !mine.Disconnected)) await Alpaca.holdWhileOpen();
   }
 
+  /** Presets and the Reverse box show positions and directions in the server's current terms: when
+   * Reverse changes (from this page, the settings form or another client), both are read again. */
+  function followReverse(info) {
+    if (typeof info.reverse !== "boolean" || info.reverse === view.reverse) return;
+    const changed = view.reverse !== undefined;
+    view.reverse = info.reverse;
+    if (changed) {
+      Presets.reload();
+      loadBacklash();
+    }
+  }
+
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) {
       view.connectionCheckedAt = 0;
@@ -117,6 +131,7 @@
     if (!view.moving) view.halting = false;
     if (!view.moving && !Jog.active()) view.target = null;
 
+    $("sim-badge").hidden = !(info && info.simulated);
     if (info && info.name) {
       setText("title", info.name);
       if (document.title !== `${info.name}: control`) document.title = `${info.name}: control`;
@@ -142,8 +157,8 @@
       $("connect").hidden = true;
     } else if (info && !connected) {
       banner.hidden = false;
-      const reason = info.link && info.link.last_error ? `: ${info.link.last_error}` : ".";
-      setText("banner-text", `The focuser is not connected${reason}`);
+      const reason = info.not_connected_reason || (info.link && info.link.last_error) || "";
+      setText("banner-text", reason ? `The focuser is not connected. ${reason}` : "The focuser is not connected.");
       $("connect").hidden = false;
     } else {
       banner.hidden = true;
@@ -219,6 +234,7 @@
   }
 
   async function finishCalibration(calibration) {
+    for (const id of ["cal-fitted", "cal-middle"]) $(id).checked = false; // confirmed again before the next run
     const result = $("cal-result");
     result.replaceChildren();
     const line = document.createElement("p");
@@ -274,11 +290,15 @@
 
   $("goto-form").addEventListener("submit", (event) => {
     event.preventDefault();
+    setText("move-note", "");
     run("move-error", async () => {
       const position = Alpaca.wholeNumber("goto", "the position to go to");
       await Alpaca.call("PUT", "move", { Position: String(position) });
-      const maxStep = view.info && view.info.calibrated ? view.info.max_step : position;
-      view.target = Math.min(position, maxStep);
+      const maxStep = view.info && view.info.calibrated ? view.info.max_step : Math.max(position, 0);
+      view.target = Math.max(0, Math.min(position, maxStep));
+      if (view.target !== position) {
+        setText("move-note", `${position} is outside 0 to ${maxStep}: clamped to ${view.target}.`);
+      }
     });
   });
 
@@ -327,6 +347,7 @@
       $("backlash-steps").value = String(backlash.steps);
       $("backlash-direction").value = backlash.direction;
       $("reverse").checked = reverse.reverse;
+      view.reverse = reverse.reverse; // what the page shows now
     } catch (error) {
       Alpaca.showError("backlash-error", error);
     }
@@ -336,13 +357,17 @@
     event.preventDefault();
     setText("backlash-saved", "");
     run("backlash-error", async () => {
-      const steps = Alpaca.wholeNumber("backlash-steps", "the backlash steps");
-      await Alpaca.action("SetBacklash", { steps, direction: $("backlash-direction").value });
-      const reverse = $("reverse").checked;
-      const now = await Alpaca.action("GetReverse");
-      if (now.reverse !== reverse) await Alpaca.action("SetReverse", { reverse });
-      setText("backlash-saved", "Saved.");
-      await loadBacklash();
+      try {
+        const steps = Alpaca.wholeNumber("backlash-steps", "the backlash steps");
+        await Alpaca.action("SetBacklash", { steps, direction: $("backlash-direction").value });
+        const reverse = $("reverse").checked;
+        const now = await Alpaca.action("GetReverse");
+        if (now.reverse !== reverse) await Alpaca.action("SetReverse", { reverse });
+        setText("backlash-saved", "Saved.");
+      } finally {
+        await loadBacklash(); // what the server holds, also when it refused the change
+        Presets.reload();
+      }
     });
   });
 

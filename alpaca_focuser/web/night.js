@@ -6,6 +6,7 @@
   const KEY = "alpaca-focuser-night";
   const apply = (on) => {
     document.body.classList.toggle("night", on);
+    document.documentElement.classList.toggle("night", on); // the page's own scroll bars
     const button = document.getElementById("night");
     if (button) button.setAttribute("aria-pressed", String(on));
   };

@@ -98,5 +98,5 @@ const Presets = (() => {
     load();
   }
 
-  return { setUp };
+  return { setUp, reload: load };
 })();

@@ -91,7 +91,7 @@
 
   function showSaved(saved, unreachable) {
     $("field-name").value = saved.name;
-    const title = `${saved.name} (focuser ${Alpaca.deviceNumber()})`;
+    const title = `${saved.name} (focuser\u00a0${Alpaca.deviceNumber()})`;
     document.querySelector("header h1").textContent = title;
     document.title = title;
     $("saved").textContent = saved.note || (unreachable ? `Saved, but cannot reach ${saved.port}: ${unreachable}` : "Saved.");
@@ -134,9 +134,11 @@
       const connecting = await Alpaca.call("GET", "connecting");
       const mine = await Alpaca.call("GET", "connected");
       let text = info.connected ? `Connected on ${info.port}.` : "Not connected.";
-      if (info.connected && !mine) text = `Connected on ${info.port} for other programs; this page has disconnected itself (press Connect to use the focuser from here).`;
+      if (info.connected && !mine) {
+        text = `Connected on ${info.port} and in use by other programs, but not by this page: press Connect to use the focuser from here.`;
+      }
       if (connecting) text = "Connecting…";
-      else if (!info.connected && info.link && info.link.last_error) text += ` Last failure: ${info.link.last_error}`;
+      else if (!info.connected && info.not_connected_reason) text += ` Last failure: ${info.not_connected_reason}`;
       $("connection-state").textContent = text;
       $("connection-state").className = info.connected ? "good" : connecting ? "" : "bad";
       Alpaca.showError("error-connection", null);

@@ -5,12 +5,14 @@
 
 (() => {
   const SVG = "http://www.w3.org/2000/svg";
-  const WIDTH = 640, HEIGHT = 320, MARGIN = { left: 64, right: 16, top: 14, bottom: 36 };
+  const MARGIN = { left: 64, right: 16, top: 14, bottom: 36 };
+  let WIDTH = 640, HEIGHT = 320; // the plot is drawn at its size on screen, so its labels keep their size on a phone
   const REFRESH_MS = 10000;
   const focuser = Number(new URLSearchParams(window.location.search).get("focuser") || 0);
   const clientId = 1 + Math.floor(Math.random() * 2147483646);
   let transaction = 0;
   let lastFit = null;
+  let hasSensor = null; // whether the focuser has a temperature source, once asked
 
   const $ = (id) => document.getElementById(id);
 
@@ -73,6 +75,9 @@
 
   function drawPlot(points, fit) {
     const plot = $("plot");
+    WIDTH = Math.max(300, Math.round(plot.clientWidth || 640));
+    HEIGHT = Math.max(220, Math.round(WIDTH / 2));
+    plot.setAttribute("viewBox", `0 0 ${WIDTH} ${HEIGHT}`);
     plot.replaceChildren();
     const outliers = new Set(fit ? fit.outliers : []);
     if (!points.length) {
@@ -96,9 +101,14 @@
       plot.append(svg("line", { class: "fit", x1: x(xLow), y1: y(line(xLow)), x2: x(xHigh), y2: y(line(xHigh)) }));
     }
     for (const point of points) {
-      const dot = svg("circle", { class: outliers.has(point.id) ? "point outlier" : "point", cx: x(point.celsius), cy: y(point.position), r: 4, "data-id": point.id });
-      dot.append(svg("title", {}, `#${point.id} ${point.time}: ${point.celsius} °C, position ${point.position}${outliers.has(point.id) ? " (outlier)" : ""}`));
+      const outlier = outliers.has(point.id);
+      const [cx, cy] = [x(point.celsius), y(point.position)];
+      const dot = svg("circle", { class: outlier ? "point outlier" : "point", cx, cy, r: outlier ? 7 : 4, "data-id": point.id });
+      dot.append(svg("title", {}, `#${point.id} ${point.time}: ${point.celsius} °C, position ${point.position}${outlier ? " (outlier)" : ""}`));
       plot.append(dot);
+      if (outlier) { // a ring with a cross: told apart by its shape, also at night when every colour is red
+        plot.append(svg("path", { class: "outlier-mark", d: `M${cx - 4} ${cy - 4}L${cx + 4} ${cy + 4}M${cx - 4} ${cy + 4}L${cx + 4} ${cy - 4}` }));
+      }
     }
   }
 
@@ -112,7 +122,7 @@
       box.value = String(point.id);
       box.setAttribute("aria-label", `Select point ${point.id}`);
       box.addEventListener("change", updateButtons);
-      const cells = [box, `${point.id}`, point.time, point.celsius.toFixed(2), String(point.position)];
+      const cells = [box, `${point.id}`, point.time, point.celsius.toFixed(2), String(point.position), outliers.has(point.id) ? "outlier, set aside" : ""];
       for (const content of cells) {
         const cell = document.createElement("td");
         cell.append(content);
@@ -141,7 +151,35 @@
     $("apply").textContent = fit.steps_per_c === null ? "Apply this coefficient" : `Apply ${fit.steps_per_c} steps per °C`;
   }
 
+  const NO_SENSOR = "No temperature sensor is configured for this focuser. To add one, set temperature in its [[focuser]] "
+    + "table of the configuration file: \"w1\" (a DS18B20 1-wire sensor), \"file:/PATH\" (a file holding °C) or "
+    + "\"alpaca://HOST:PORT/observingconditions/N\" (an Alpaca weather device), then restart the server. "
+    + "The README's temperature section explains each.";
+
+  function showNoSensor() {
+    $("source-status").textContent = "no sensor";
+    $("source-status").className = "pill off";
+    $("celsius").textContent = "none";
+    $("source").textContent = "no sensor configured";
+    $("tempcomp").textContent = "unavailable without a sensor";
+    say(NO_SENSOR);
+    for (const id of ["apply", "drop", "clear"]) $(id).disabled = true;
+    drawPlot([], null);
+  }
+
   async function refresh() {
+    if (hasSensor === null) {
+      try {
+        hasSensor = (await call("GET", "supportedactions")).includes("TemperatureStatus");
+      } catch (error) {
+        say(error.message);
+        return;
+      }
+    }
+    if (!hasSensor) {
+      showNoSensor();
+      return;
+    }
     try {
       const [status, points, fit] = await Promise.all([action("TemperatureStatus"), action("TemperatureLog"), action("TemperatureFit")]);
       showStatus(status);
@@ -177,7 +215,10 @@
   });
 
   $("back").href = `/control/v1/focuser/${focuser}/`;
-  call("GET", "name").then((name) => { $("title").textContent = `${name}: temperature`; }).catch(() => {});
+  call("GET", "name").then((name) => { // the header keeps its one word, so it fits a phone
+    $("focuser-name").textContent = name;
+    document.title = `${name}: temperature`;
+  }).catch(() => {});
   refresh();
   window.setInterval(refresh, REFRESH_MS);
 })();
