@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,22 +22,21 @@ SHOWN_MAX = 80  # characters of a client's value quoted back in a message
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def is_unsafe(char: str) -> bool:
-    """A character that must not reach a log line or a page as it is: C0 and C1 controls, DEL,
-    the Unicode line and paragraph separators, and surrogates (not encodable on their own)."""
-    code = ord(char)
-    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029) or 0xD800 <= code <= 0xDFFF
+# What must not reach a log line or a page as it is: C0 and C1 controls, DEL, the Unicode line and
+# paragraph separators, and surrogates (not encodable on their own). One pattern, so the scan runs
+# in C: every request's User-Agent passes through here.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def escape_controls(text: str) -> str:
     """``text`` with every unsafe character written as a backslash escape."""
-    if not any(is_unsafe(char) for char in text):
+    if _UNSAFE.search(text) is None:
         return text
-    return "".join(_escaped(char) if is_unsafe(char) else char for char in text)
+    return _UNSAFE.sub(lambda found: _escaped(found.group()), text)
 
 
 def has_controls(text: str) -> bool:
-    return any(is_unsafe(char) for char in text)
+    return _UNSAFE.search(text) is not None
 
 
 def clipped(text: str, limit: int) -> str:

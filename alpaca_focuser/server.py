@@ -32,6 +32,7 @@ from .alpaca.management import ServerInfo
 from .alpaca.served import ServedDevice, serve
 from .alpaca.socket_guard import SocketGuard
 from .alpaca.socket_guard import install as install_socket_guard
+from .celestron.sharing import stop_all as stop_sharing
 from .config import ConfigError, ConfigFile
 from .config import locations as config_locations
 from .device import CelestronFocuser
@@ -119,6 +120,7 @@ class AlpacaServer:
                 temperature.close()
         for focuser in self.focusers:
             focuser.close()
+        stop_sharing()  # after the focusers: their last stop went through the shared port
         if self._http is not None:
             self._run_in_http_loop(lambda: wasyncore.dispatcher.close(self._http))
         if self._discovery is not None:

@@ -81,6 +81,9 @@ class FocuserSettings:
                                low=1, high=4_000_000, unit="baud", client=True, needs_port=True, label="Baud rate")
     source: int = setting(0x20, "this server's AUX address on a shared bus: 0x20, or 0x22 when another program uses 0x20",
                           rule="aux_address", needs_port=True)
+    share: str = setting("", 'offer the mount\'s port to a mount program as well, with route mount or hc: "tcp:PORT" (this computer '
+                         'only; 2000 as the WiFi module), "tcp:HOST:PORT", "pty:PATH" (a serial port at PATH) or "" (not shared)',
+                         rule="share", allow_empty=True, client=True, needs_port=True, label="Share with a mount program")
     rtscts: bool = setting(False, "the RTS/CTS half-duplex handshake of a cable on a mount's AUX or PC port",
                            client=True, needs_port=True, label="Handshake")
     reverse: bool = setting(False, "swap in and out: Position grows when the raw count falls", client=True, label="Direction")
@@ -166,6 +169,15 @@ def client_settings() -> tuple[str, ...]:
 def port_settings() -> tuple[str, ...]:
     """The focuser settings whose change reopens the port (the focuser reconnects)."""
     return tuple(item.name for item in fields(FocuserSettings) if "spec" in item.metadata and item.metadata["spec"].needs_port)
+
+
+def share_route_problem(focuser: FocuserSettings) -> str | None:
+    """Sharing needs a mount behind the port: None when ``share`` fits ``route``."""
+    if focuser.share and focuser.route not in ("mount", "hc"):
+        return 'share needs route = "mount" or "hc": the focuser\'s own USB port has no mount on it to share'
+    if focuser.share and focuser.port == "auto":
+        return "share needs the port's own name, not auto: finding the focuser asks every serial port, the shared one included"
+    return None
 
 
 def file_stem(unique_id: str) -> str:

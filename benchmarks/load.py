@@ -41,6 +41,11 @@ class LoadResult:
         return {**asdict(self), "throughput": round(self.throughput, 1)}
 
 
+WRK_MISSING = ("wrk is not installed, so the Python load client is used, and it is slower than the servers it "
+               "measures: the rates are then the client's. Install wrk for the real figures: sudo apt-get install wrk "
+               "(Debian, Ubuntu, Raspberry Pi OS)")
+
+
 def load_client() -> str:
     return "wrk" if shutil.which("wrk") else "python"
 

@@ -14,13 +14,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from alpaca_focuser.simulator import FocusMotor
+from alpaca_focuser.device import CelestronFocuser
+from alpaca_focuser.simulator import AuxResponder, FocusMotor
 from alpaca_focuser.simulator.pty_server import PtySimulator
 
 LOOPBACK = "127.0.0.1"
@@ -53,16 +54,55 @@ def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.01
 
 
 @contextlib.contextmanager
-def pty_focuser(**motor_options: Any) -> Iterator[tuple[FocusMotor, str]]:
+def pty_focuser(reply_delay_s: float = 0.0, **motor_options: Any) -> Iterator[tuple[FocusMotor, str]]:
     """A simulated focus motor at real speed behind a pty in this process: (motor, tty path).
 
     The motor lives here so a benchmark reads the exact instant each motion ended (``stops``)
-    on the same monotonic clock as its own client.
+    on the same monotonic clock as its own client. ``reply_delay_s`` makes it answer that much
+    later, as a real motor does; 0 answers at once.
     """
     motor = FocusMotor(time_scale=1.0, **motor_options)
     with tempfile.TemporaryDirectory(prefix="bench-focuser-") as folder:
-        with PtySimulator(motor, Path(folder) / "focuser") as simulator:
+        def responder() -> AuxResponder:
+            return AuxResponder(motor, reply_delay_s=reply_delay_s)
+
+        with PtySimulator(motor, Path(folder) / "focuser", responder) as simulator:
             yield motor, str(simulator.path)
+
+
+@dataclass(frozen=True)
+class LiveMove:
+    """What a client saw of Position during one move, and the line's traffic meanwhile."""
+
+    seconds: float
+    largest_gap_s: float  # the longest Position stayed unchanged between two changes
+    frames: int  # both ways, from ``frames`` before and after
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def watch_move(focuser: CelestronFocuser, target: int, frames: Callable[[], int], poll_s: float = 0.002) -> LiveMove:
+    """Move ``focuser`` to ``target`` and read its Position, as GET Position
+    does, every ``poll_s`` until the move ends; ``frames()`` counts the frames on the line."""
+    before, started = frames(), time.monotonic()
+    focuser.move(target)
+    changes: list[float] = []
+    last = focuser.state.position
+    while True:
+        state = focuser.state
+        if state.position != last:
+            changes.append(time.monotonic())
+            last = state.position
+        if not state.moving:
+            break
+        if time.monotonic() - started > 60:
+            raise BenchmarkError(f"the move to {target} did not end in time")
+        time.sleep(poll_s)
+    elapsed = time.monotonic() - started
+    gaps = [later - earlier for earlier, later in zip(changes, changes[1:])]
+    return LiveMove(elapsed, max(gaps, default=elapsed), frames() - before)
 
 
 class AlpacaClient:

@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .load import load_client
+from .load import WRK_MISSING, load_client
 from .report import Outcome, Row, markdown, table
 from .rig import machine
 
@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "9": ("mount_traffic", "frames the server adds to a mount's AUX bus, idle and moving"),
     "10": ("abuse", "oversized bodies and idle connections: memory and another client's reply time"),
     "11": ("stop_safety", "Halt during a slow settings save; a killed server stopping the motor at its next start"),
+    "12": ("share_delay", "the delay sharing the mount's port adds to the mount program's and the focuser's exchanges"),
 }
 
 
@@ -78,8 +79,9 @@ def cross_reference(outcomes: dict[str, Outcome]) -> None:
         ours = outcomes["1"].details.get("latency_ms")
         theirs = outcomes["2"].details.get("latency_ms")
         if ours and theirs and outcomes["1"].rows:
-            outcomes["1"].rows[0].peer = (f"INDI {theirs['p50']:.0f} / {theirs['p95']:.0f} ms: "
-                                          f"{theirs['p50'] / ours['p50']:.0f}x / {theirs['p95'] / ours['p95']:.0f}x slower")
+            row = outcomes["1"].rows[0]
+            row.peer = "; ".join(filter(None, [f"INDI {theirs['p50']:.0f} / {theirs['p95']:.0f} ms: "
+                                               f"{theirs['p50'] / ours['p50']:.0f}x / {theirs['p95'] / ours['p95']:.0f}x slower", row.peer]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     where = machine()
     print(f"machine: {where['cores']} cores ({where['cpu']}), Python {where['python']}, {where['system']}; "
           f"load client: {load_client()}", flush=True)
+    if load_client() != "wrk":
+        print(f"note: {WRK_MISSING}", flush=True)
     outcomes: dict[str, Outcome] = {}
     raw: dict[str, Any] = {}
     for number in args.only:

@@ -9,7 +9,7 @@ shared machine's good and bad moments alike; p99 is the median of the slices' p9
 
 from __future__ import annotations
 
-from .load import LoadResult, interleaved, load_client
+from .load import WRK_MISSING, LoadResult, interleaved, load_client
 from .report import Outcome, Row, ms
 from .rig import FOCUSER, BareAppProcess, ServerOptions, ServerProcess, pty_focuser
 
@@ -36,7 +36,7 @@ def run(_: dict) -> Outcome:
     client = load_client()
     outcome = Outcome(details={"client": client, "seconds": SECONDS, "rounds": ROUNDS,
                                "results": {str(c): {name: r.as_dict() for name, r in rs.items()} for c, rs in figures.items()}},
-                      notes=[f"load client: {client}" + ("" if client == "wrk" else " (wrk not installed; the Python client limits the rates)")])
+                      notes=[f"load client: {client}" if client == "wrk" else WRK_MISSING])
     for clients in CLIENTS:
         rates = figures[clients]
         bare = rates[BARE]

@@ -56,10 +56,11 @@ class MemoryPort:
     it is the real one, so its rules (a motion command sent once, a read sent again, late replies
     dropped) are what the device tests exercise; the port only carries bytes and lets fake time pass."""
 
-    def __init__(self, motor: FocusMotor, clock: FakeClock, sent: list[Packet]) -> None:
+    def __init__(self, motor: FocusMotor, clock: FakeClock, sent: list[Packet], sent_at: list[float]) -> None:
         self._motor = motor
         self._clock = clock
         self._sent = sent
+        self._sent_at = sent_at
         self._responder = AuxResponder(motor, clock=clock.monotonic)
         self._decoder = FrameDecoder()
         self._buffer = bytearray()
@@ -92,7 +93,9 @@ class MemoryPort:
 
     def write(self, data: bytes) -> int:
         self._present()
-        self._sent.extend(self._decoder.feed(bytes(data)))
+        frames = self._decoder.feed(bytes(data))
+        self._sent.extend(frames)
+        self._sent_at.extend([self._clock.now] * len(frames))
         self._responder.feed(bytes(data))
         self._clock.sleep(EXCHANGE_S)
         return len(data)
@@ -112,6 +115,7 @@ class Bench:
     motors: list[FocusMotor]  # every motor put behind the port, the one there now last
     clock: FakeClock
     sent: list[Packet]  # every frame the focuser sent, in order
+    sent_at: list[float]  # the fake time each of them reached the motor
     settings: dict[str, object]  # what make_bench was given beyond the usual, to start the same focuser again
     journal: MotionJournal | None
 
@@ -141,6 +145,10 @@ class Bench:
     def sent_commands(self, since: int = 0) -> list[Command]:
         return [Command(packet.command) for packet in self.sent[since:]]
 
+    def commands_from(self, moment: float) -> list[Command]:
+        """What the focuser sent from ``moment`` on (fake time), in order."""
+        return [Command(packet.command) for packet, at in zip(self.sent, self.sent_at) if at >= moment]
+
 
 def make_bench(
     save: Callable[[FocuserSettings], None] | None = None,
@@ -156,11 +164,12 @@ def make_bench(
     clock = clock or FakeClock()
     motors = [motor or FocusMotor(clock=clock.monotonic)]
     sent: list[Packet] = []
+    sent_at: list[float] = []
 
-    def port(url: str, baud: int, timeout: float) -> MemoryPort:
+    def port(url: str, baud: int, timeout: float, rtscts: bool = False) -> MemoryPort:
         if url == "memory://nowhere":
             raise serial.SerialException("no such device")
-        return MemoryPort(motors[-1], clock, sent)
+        return MemoryPort(motors[-1], clock, sent, sent_at)
 
     def opener(route: Route) -> AuxLink:
         link = AuxLink(route.port, timeout=route.reply_timeout_s, opener=port, clock=clock.monotonic)  # type: ignore[arg-type]
@@ -175,7 +184,7 @@ def make_bench(
         threaded=False,
         journal=journal,
     )
-    bench = Bench(focuser, motors, clock, sent, settings, journal)
+    bench = Bench(focuser, motors, clock, sent, sent_at, settings, journal)
     if connect:
         focuser.connect()
     return bench

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import IN_CI, free_port, require_tool, wait_for
+from conftest import free_port, require_tool, wait_for
 from indi_support import IndiProperties
 from mount_support import running_mount
+from nexstar_support import libnexstar
 
 from alpaca_focuser.celestron.commands import Command, DeviceId
 from alpaca_focuser.simulator.mount import SimulatedMount
@@ -93,23 +94,6 @@ def test_indi_mount_driver_aborts_a_focuser_move(indi_mount: IndiMount) -> None:
         motor.clear_faults()
 
 
-def _libnexstar() -> ctypes.CDLL:
-    name = ctypes.util.find_library("nexstar") or "libnexstar.so.0"
-    try:
-        library = ctypes.CDLL(name)
-    except OSError:
-        message = "libnexstar is not installed (Debian package libnexstar0)"
-        if IN_CI:
-            pytest.fail(message + "; .ci/run must install it")
-        pytest.skip(message)
-    library.open_telescope.argtypes = [ctypes.c_char_p]
-    library.open_telescope.restype = ctypes.c_int
-    library.close_telescope.argtypes = [ctypes.c_int]
-    library.tc_pass_through_cmd.argtypes = [ctypes.c_int] + [ctypes.c_char] * 7 + [ctypes.c_char_p]
-    library.tc_pass_through_cmd.restype = ctypes.c_int
-    return library
-
-
 def _pass_through(library: ctypes.CDLL, fd: int, command: int, reply_length: int, data: bytes = b"") -> bytes:
     response = ctypes.create_string_buffer(16)
     padded = data.ljust(3, b"\0")
@@ -120,7 +104,7 @@ def _pass_through(library: ctypes.CDLL, fd: int, command: int, reply_length: int
 
 
 def test_libnexstar_reads_the_focuser_through_the_pass_through(tmp_path: Path) -> None:
-    library = _libnexstar()
+    library = libnexstar()
     with running_mount(TIME_SCALE) as mount:
         fd = library.open_telescope(mount.hc_path.encode())
         assert fd >= 0, f"libnexstar could not open the simulated hand controller ({fd})"

@@ -122,7 +122,7 @@ def test_a_device_number_that_is_not_ascii_digits_is_refused_on_every_path(runni
 
 def test_00_is_device_0_on_the_api_and_the_setup_page_alike(running: RunningServer) -> None:
     api = requests.get(f"{running.url}/api/v1/focuser/00/name")
-    assert api.status_code == 200 and api.json()["Value"] == "Test Focuser 0"
+    assert api.status_code == 200 and api.json()["Value"] == "Test Focuser 0 (simulated)"
     setup = requests.get(f"{running.url}/setup/v1/focuser/00/setup")
     assert setup.status_code == 200 and "Test Focuser 0" in setup.text
 

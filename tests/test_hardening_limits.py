@@ -323,7 +323,7 @@ def test_a_server_killed_while_saving_settings_starts_again_with_a_whole_file_an
         if left:
             break
     with server_process(config) as (process, port):
-        assert requests.get(f"http://127.0.0.1:{port}/api/v1/focuser/0/name").json()["Value"] == "Kill test"
+        assert requests.get(f"http://127.0.0.1:{port}/api/v1/focuser/0/name").json()["Value"] == "Kill test (simulated)"
     assert config.read_text().startswith("# kept comment")
     assert not [path.name for path in tmp_path.iterdir() if path.suffix == ".tmp"]
     log = config.with_suffix(".log").read_text()

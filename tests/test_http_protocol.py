@@ -295,7 +295,7 @@ def test_management_api(running: RunningServer) -> None:
     assert set(description) == {"ServerName", "Manufacturer", "ManufacturerVersion", "Location"}
     assert all(isinstance(text, str) and text for text in description.values())
     devices = check_envelope(requests.get(f"{running.url}/management/v1/configureddevices"), has_value=True)["Value"]
-    assert devices == [{"DeviceName": "Test Focuser 0", "DeviceType": "Focuser", "DeviceNumber": 0, "UniqueID": running.focuser().unique_id}]
+    assert devices == [{"DeviceName": "Test Focuser 0 (simulated)", "DeviceType": "Focuser", "DeviceNumber": 0, "UniqueID": running.focuser().unique_id}]
     assert devices[0]["UniqueID"]
 
 

@@ -230,7 +230,7 @@ def test_late_replies_during_a_move_neither_repeat_the_goto_nor_freeze_the_posit
 def test_a_server_killed_mid_jog_stops_the_motor_as_soon_as_it_starts_again(tmp_path):
     """SIGKILL leaves no dead-man running: only the next start can stop the motor, and does, first
     thing, because the killed run had noted its jog beside the configuration file."""
-    with running_pty_simulator(20) as (motor, path):
+    with running_pty_simulator(5) as (motor, path):  # about 12 s to the hard stop: a loaded machine starts Python slowly
         port, command = serve_command(tmp_path, path)
         api = f"http://127.0.0.1:{port}/api/v1/focuser/0"
 

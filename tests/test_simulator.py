@@ -304,6 +304,20 @@ def test_silent_late_and_corrupt(motor: FocusMotor, clock: Clock) -> None:
     assert all(answer != good for answer in answers[1::2])
 
 
+def test_a_reply_delay_answers_with_the_motor_as_it_is_when_the_reply_leaves(motor: FocusMotor, clock: Clock) -> None:
+    aux = AuxResponder(motor, clock=clock, reply_delay_s=0.002)
+    motor.goto_fast(20003)  # 10 ms of travel
+    clock.advance(0.009)
+    assert ask(aux, 0x13) == b"" and aux.next_due() == pytest.approx(0.002)
+    clock.advance(0.002)  # the motor arrived while the request waited: the answer says so
+    assert FrameDecoder().feed(aux.take()) == [Packet(0x12, 0x20, 0x13, b"\xff")]
+    assert ask(aux, 0x02, (20100).to_bytes(3, "big")) == b"" and not motor.moving  # a goto starts when it is carried out
+    clock.advance(0.002)
+    assert FrameDecoder().feed(aux.take()) == [Packet(0x12, 0x20, 0x02, b"")] and motor.moving
+    with pytest.raises(ValueError, match="reply delay"):
+        AuxResponder(motor, reply_delay_s=-1)
+
+
 # ----- sim://, TCP, CLI -------------------------------------------------------------------------
 
 
@@ -381,6 +395,23 @@ def test_cli_serves_a_pty_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert "stopped" in output and not link_path.exists()
     restarted = FocusMotor(state_file=state, calibrated=False)
     assert restarted.calibrated and restarted.limits == (1000, 37500)
+
+
+def test_cli_reply_delay_holds_each_answer_back(tmp_path: Path) -> None:
+    link_path = tmp_path / "focuser"
+    command = [sys.executable, "-m", "alpaca_focuser", "sim", "--pty", str(link_path), "--reply-delay", "60000"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        assert f"simulated focuser on {link_path}" in process.stdout.readline()
+        with AuxLink(str(link_path), timeout=0.2, tries=1) as link, pytest.raises(NoReply):
+            link.request(c.get_position())  # a minute's delay: no answer yet
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=10)
+    assert process.returncode == 0, output
+    refused = subprocess.run([*command, "--mount"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "--reply-delay is for the focuser's own port" in refused.stderr
 
 
 def test_cli_says_where_to_listen() -> None:

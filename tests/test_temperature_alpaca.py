@@ -55,6 +55,17 @@ def test_temperature_and_device_state_come_from_the_source(setup: Setup) -> None
     assert state["Temperature"] == 9.25
 
 
+def test_device_state_follows_the_temperature_while_the_focuser_stands(setup: Setup) -> None:
+    """DeviceState is made once per snapshot of the focuser, but a new temperature is a new reply."""
+    from conftest import wait_for
+
+    assert {item["Name"]: item["Value"] for item in get(setup.running, "devicestate")["Value"]}["Temperature"] == 9.25
+    write_temperature(setup.temperature, 9.75)
+    wait_for(lambda: get(setup.running, "temperature")["Value"] == 9.75, what="the new temperature")
+    state = {item["Name"]: item["Value"] for item in get(setup.running, "devicestate")["Value"]}
+    assert state["Temperature"] == 9.75
+
+
 def test_without_a_coefficient_tempcomp_is_unavailable_and_says_how_to_get_one(setup: Setup) -> None:
     assert get(setup.running, "tempcompavailable")["Value"] is False
     body = put(setup.running, "tempcomp", TempComp="true")

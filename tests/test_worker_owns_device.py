@@ -184,6 +184,24 @@ def test_a_jog_left_running_by_a_killed_run_is_stopped_first_at_the_next_start(t
     assert journal.left_running() is None
 
 
+def test_the_journal_is_cleared_only_after_the_clients_were_told_the_motor_stands(tmp_path):
+    told: list[bool] = []  # IsMoving as clients read it when the file is cleared
+
+    class Watched(MotionJournal):
+        def _write(self, content: dict[str, object]) -> None:
+            if not content:
+                told.append(not bench.focuser.state.moving)
+            super()._write(content)
+
+    journal = Watched(tmp_path / "motion.json")
+    bench = make_bench(journal=journal)
+    bench.focuser.move(bench.focuser.state.position + 300)
+    bench.run_until(lambda: journal.left_running() == "moving", 5, "the move to be recorded")
+    bench.settle()
+    assert told and all(told), "a slow disk must not hold up the end of a move"
+    assert journal.left_running() is None
+
+
 def test_motion_found_at_start_without_a_job_of_ours_is_reported_not_stopped(tmp_path):
     journal = MotionJournal(tmp_path / "motion.json")
     bench = make_bench(journal=journal, connect=False)
@@ -248,3 +266,18 @@ def test_a_port_that_does_not_answer_changes_nothing_unless_forced():
     note = focuser.configure(force=True, port="memory://nowhere")
     assert focuser.settings.port == "memory://nowhere"
     assert "cannot be reached" in note
+
+
+def test_a_calibration_reads_as_running_until_its_abort_is_done():
+    from alpaca_focuser.device.orders import Orders
+    from alpaca_focuser.device.snapshot import compose
+
+    bench = make_bench(calibration_timeout_s=600.0)
+    focuser = bench.focuser
+    focuser.start_calibration()
+    bench.run_until(lambda: bench.motor.calibrating, what="the calibration to run")
+    asked = compose(focuser._view, False, Orders(wanted=True, stop="AbortCalibration"))  # the worker has not acted yet
+    assert asked.calibration.running and asked.moving and asked.activity == "stopping"
+    focuser.abort_calibration()
+    bench.settle()
+    assert not bench.motor.calibrating and not focuser.state.calibration.running

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..celestron.sharing import shared_status
 from ..device import Focuser
 from ..errors import ActionNotImplemented, InvalidValue, NotConnected
 from ..settings import Direction, Preset
@@ -116,6 +117,7 @@ def _focuser_info(device: Focuser, _: None) -> dict[str, Any]:
             "reconnects": getattr(device, "reconnects", None),
             "traffic": dataclasses.asdict(stats) if stats is not None else None,
         },
+        "share": shared_status(state.port) if state.port else None,
     }
 
 

@@ -17,6 +17,19 @@ _ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, allo
 NO_VALUE: Any = object()  # marks a PUT member that returns nothing, so the reply has no Value
 
 
+class Encoded:
+    """A Value already in JSON. Many clients read the same DeviceState between two polls of the
+    motor, so it is encoded once per snapshot rather than once per request."""
+
+    __slots__ = ("json",)
+
+    def __init__(self, value: Any) -> None:
+        self.json = _ENCODER.encode(value)
+
+    def __repr__(self) -> str:
+        return self.json
+
+
 class TransactionCounter:
     """ServerTransactionID: from 1, one number per reply, unique across all request threads."""
 
@@ -48,6 +61,11 @@ def envelope(
 def send_json(resp: falcon.Response, body: dict[str, Any]) -> None:
     resp.status = falcon.HTTP_200
     resp.content_type = falcon.MEDIA_JSON
+    value = body.get("Value")
+    if isinstance(value, Encoded):  # spliced in: the rest of the envelope holds no Value
+        rest = _ENCODER.encode({key: item for key, item in body.items() if key != "Value"})
+        resp.data = f'{{"Value":{value.json},{rest[1:]}'.encode()
+        return
     try:
         resp.data = _ENCODER.encode(body).encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate from a client, which UTF-8 cannot carry but JSON's \\u escape can

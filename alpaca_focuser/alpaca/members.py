@@ -19,7 +19,7 @@ from .. import __version__
 from ..device import FocuserState
 from ..errors import NotImplementedAlpaca
 from . import actions
-from .envelope import NO_VALUE
+from .envelope import NO_VALUE, Encoded
 from .protocol import BOOL, INT32, TEXT, Param
 from .served import ServedDevice
 
@@ -103,19 +103,29 @@ def run_action(served: ServedDevice, action: str, parameters: list[str], client:
     return actions.run_action(served.device, action, parameters, served.temperature, connection=served.connection, client=client)
 
 
-def device_state(served: ServedDevice) -> list[dict[str, Any]]:
-    """Every operational value from one snapshot, and the time that snapshot was measured."""
+# Per served device: the snapshot and temperature DeviceState was last made from, and the reply.
+_LAST_STATE: dict[int, tuple[FocuserState, float | None, Encoded]] = {}
+
+
+def device_state(served: ServedDevice) -> Encoded:
+    """Every operational value from one snapshot, and the time that snapshot was measured; made
+    once per snapshot (and temperature), since clients read it far more often than it changes."""
     snapshot = served.device.state
+    celsius = served.temperature.health().celsius if served.temperature is not None else None
+    last = _LAST_STATE.get(id(served))
+    if last is not None and last[0] is snapshot and last[1] == celsius:
+        return last[2]
     items = [
         {"Name": operation.state_name, "Value": operation.reads(snapshot)}
         for operation in STATE_OPERATIONS
         if operation.reads is not None
     ]
-    celsius = served.temperature.health().celsius if served.temperature is not None else None
     if celsius is not None:  # a stale or failed source is left out: DeviceState cannot carry its error
         items.append({"Name": "Temperature", "Value": round(celsius, 2)})
     items.append({"Name": "TimeStamp", "Value": local_timestamp(snapshot.measured_at)})
-    return items
+    reply = Encoded(items)
+    _LAST_STATE[id(served)] = (snapshot, celsius, reply)
+    return reply
 
 
 @functools.lru_cache(maxsize=16)  # many clients read the same snapshot between two polls

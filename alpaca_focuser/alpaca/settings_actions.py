@@ -10,6 +10,7 @@ one transaction (a new port is tried before it is saved, unless ``force``).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from enum import Enum
@@ -20,6 +21,7 @@ from ..config import schema
 from ..device import Focuser
 from ..errors import InvalidValue
 from ..safe_text import escape_controls
+from ..settings import share_route_problem
 
 SPECIAL_PORTS = (
     ("auto", "find the focuser by its USB id 15A2:A50F at every connect"),
@@ -98,6 +100,10 @@ def set_settings(device: Focuser, change: SettingsChange) -> dict[str, Any]:
     what failed and keeps the working connection, unless ``force`` asks it to save the port anyway.
     """
     current = settings_now(device)
+    merged = dataclasses.replace(device.settings, **change.settings)
+    problem = share_route_problem(merged)
+    if problem:
+        raise InvalidValue(f"SetSettings: Nothing was changed, because a setting is not accepted:\nshare: {problem}")
     different = {key: value for key, value in change.settings.items() if current.get(key) != _plain(value)}
     note = device.configure(force=change.force, **different) if different else ""
     result = settings_now(device)

@@ -27,15 +27,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .commands import DeviceId, ReplyError, Request
-from .faults import PORT_ERRORS, RECEIVE_ERRORS, AuxError, LinkClosed, MalformedReply, NoReply
-from .link import LinkStats
+import serial
+
+from .commands import DeviceId, Request
+from .faults import PORT_ERRORS, RECEIVE_ERRORS, LinkClosed, MalformedReply, NoReply
 from .packet import FrameDecoder, Packet
-from .port_link import MIN_GAP_S, PortLink
-from .serial_lines import write_with_handshake
+from .port_link import MIN_GAP_S, LinkStats, PortLink
+from .serial_lines import open_port, write_with_handshake
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class BusStats(LinkStats):
 
 
 class BusLink(PortLink):
+    stats: BusStats
+
     def __init__(
         self,
         url: str,
@@ -65,8 +69,9 @@ class BusLink(PortLink):
         timeout: float = DEFAULT_TIMEOUT,
         rtscts: bool = False,
         min_gap_s: float = MIN_GAP_S,
+        opener: Callable[..., serial.Serial] = open_port,
     ) -> None:
-        super().__init__(url, baud=baud, timeout=timeout, rtscts=rtscts, min_gap_s=min_gap_s)
+        super().__init__(url, baud=baud, timeout=timeout, rtscts=rtscts, min_gap_s=min_gap_s, opener=opener)
         self.source = source
         self.device = device
         self.stats = BusStats()
@@ -81,33 +86,28 @@ class BusLink(PortLink):
     def request(self, request: Request[T]) -> T:
         """Send ``request`` to the focuser on the bus and return its parsed reply."""
         packet = Packet(self.source, self.device, request.command, request.data)
-        tries = READ_TRIES if request.repeatable else 1  # a motion command is sent once, never repeated
         with self._lock:
             self.stats.requests += 1
             self._pace()
             self._drain(request.name)
             sent = 0.0
             timed_out = False
-            failure: AuxError | None = None
+
+            def send() -> None:
+                nonlocal sent
+                self._send(packet, request.name)
+                sent = time.monotonic()
+
+            def receive() -> bytes:
+                nonlocal timed_out
+                try:
+                    return self._receive(packet, request.name).data
+                except NoReply:
+                    timed_out = True
+                    raise
+
             try:
-                for attempt in range(tries):
-                    if attempt:
-                        self.stats.retries += 1
-                        log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
-                    self._send(packet, request.name)
-                    sent = time.monotonic()
-                    try:
-                        reply = self._receive(packet, request.name)
-                    except NoReply as exc:
-                        timed_out = True
-                        failure = exc
-                        continue
-                    try:
-                        return request.parse(reply.data)
-                    except ReplyError as exc:
-                        failure = MalformedReply(f"{self.url}: malformed reply to {request.name} ({packet}): {exc}")
-                assert failure is not None
-                raise failure
+                return self._tried(request, READ_TRIES, send, receive)
             finally:
                 self._exchanged()
                 if timed_out:  # a try's answer may still be on its way

@@ -17,14 +17,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TypeVar
 
 import serial
 
-from .commands import Command, DeviceId, ReplyError, Request
-from .faults import RECEIVE_ERRORS, AuxError, LinkClosed, MalformedReply, NoReply
-from .link import LinkStats
-from .port_link import PortLink
+from .commands import Command, DeviceId, Request
+from .faults import RECEIVE_ERRORS, LinkClosed, MalformedReply, NoReply
+from .port_link import LinkStats, PortLink
+from .serial_lines import open_port
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -60,8 +61,9 @@ def pass_through(device: int, command: int, data: bytes, reply_length: int) -> b
 
 
 class HandControllerLink(PortLink):
-    def __init__(self, url: str, *, baud: int = 9600, device: int = DeviceId.FOCUSER, timeout: float = HC_REPLY_TIMEOUT_S) -> None:
-        super().__init__(url, baud=baud, timeout=max(timeout, HC_REPLY_TIMEOUT_S))
+    def __init__(self, url: str, *, baud: int = 9600, device: int = DeviceId.FOCUSER, timeout: float = HC_REPLY_TIMEOUT_S,
+                 opener: Callable[..., serial.Serial] = open_port) -> None:
+        super().__init__(url, baud=baud, timeout=max(timeout, HC_REPLY_TIMEOUT_S), opener=opener)
         self.device = device
         self.stats = LinkStats()
         self._lock = threading.Lock()
@@ -76,41 +78,36 @@ class HandControllerLink(PortLink):
             command = pass_through(self.device, request.command, request.data, length)
         except ValueError as exc:
             raise MalformedReply(f"{self.url}: cannot send {request.name} through the hand controller: {exc}") from exc
-        tries = READ_TRIES if request.repeatable else 1  # a motion command is sent once, never repeated
         with self._lock:
             self.stats.requests += 1
             self._pace()  # each pass-through is a frame and its reply on the mount's bus
-            failure: AuxError | None = None
             try:
-                for attempt in range(tries):
-                    if attempt:
-                        self.stats.retries += 1
-                        log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
-                    try:
-                        data = self._exchange(command, length, request.name)
-                        return request.parse(data)
-                    except DeviceDidNotAnswer as exc:
-                        failure = exc
-                    except NoReply as exc:
-                        self._out_of_step = True
-                        failure = exc
-                    except ReplyError as exc:
-                        failure = MalformedReply(f"{self.url}: malformed reply to {request.name} through the hand controller: {exc}")
-                assert failure is not None
-                raise failure
+                return self._tried(request, READ_TRIES, lambda: self._send(command, request.name), lambda: self._receive(command, length, request.name))
             finally:
                 self._exchanged()
 
-    def _exchange(self, command: bytes, length: int, name: str) -> bytes:
+    def _send(self, command: bytes, name: str) -> None:
         port = self._port_or_raise(name)
         try:
             if self._out_of_step:
                 self._wait_for_quiet(port)
             port.write(command)
             port.flush()
-            self.stats.frames_sent += 1
-            self.stats.bytes_sent += len(command)
+        except RECEIVE_ERRORS as exc:
+            self.close()
+            raise LinkClosed(f"{self.url}: link lost while sending {name}: {exc}") from exc
+        self.stats.frames_sent += 1
+        self.stats.bytes_sent += len(command)
+
+    def _receive(self, command: bytes, length: int, name: str) -> bytes:
+        port = self._port_or_raise(name)
+        try:
             reply = self._read_reply(port, length, name, command)
+        except DeviceDidNotAnswer:
+            raise
+        except NoReply:
+            self._out_of_step = True  # its reply may still come: wait for quiet before the next command
+            raise
         except RECEIVE_ERRORS as exc:
             self.close()
             raise LinkClosed(f"{self.url}: link lost during {name}: {exc}") from exc

@@ -10,13 +10,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
-from .commands import DeviceId, ReplyError, Request
-from .faults import PORT_ERRORS, AuxError, LinkClosed, MalformedReply, NoReply
+import serial
+
+from .commands import DeviceId, Request
+from .faults import PORT_ERRORS, LinkClosed, MalformedReply, NoReply
 from .packet import FrameDecoder, Packet
-from .port_link import PortLink, PortOpener
+from .port_link import LinkStats, PortLink
+from .serial_lines import open_port
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -25,18 +27,7 @@ DEFAULT_BAUD = 9600
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_TRIES = 3
 MAX_TIMEOUT = 8.0
-
-@dataclass
-class LinkStats:
-    """Traffic counters, read by diagnostics and the wire-traffic benchmark."""
-
-    requests: int = 0
-    frames_sent: int = 0
-    bytes_sent: int = 0
-    frames_received: int = 0
-    bytes_received: int = 0
-    retries: int = 0
-    echoes_ignored: int = 0
+__all__ = ["DEFAULT_BAUD", "AuxLink", "LinkStats"]
 
 
 class AuxLink(PortLink):
@@ -51,7 +42,7 @@ class AuxLink(PortLink):
         device: int = DeviceId.FOCUSER,
         timeout: float = DEFAULT_TIMEOUT,
         tries: int = DEFAULT_TRIES,
-        opener: PortOpener | None = None,
+        opener: Callable[..., serial.Serial] = open_port,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(url, baud=baud, timeout=timeout, min_gap_s=0.0, opener=opener, clock=clock)
@@ -79,29 +70,20 @@ class AuxLink(PortLink):
         attempts is taken: it answers the same question, and is newer than the request.
         """
         packet = Packet(self.source, self.device, request.command, request.data)
+
+        def receive() -> bytes:
+            reply = self._receive(packet, request.name)
+            self._unanswered = None
+            return reply.data
+
         with self._lock:
             self.stats.requests += 1
             self._drain(request.name)
-            failure: AuxError | None = None
-            for attempt in range(self.tries):
-                if attempt == 0 or request.repeatable:
-                    if attempt:
-                        self.stats.retries += 1
-                        log.debug("%s: retrying %s (%s)", self.url, request.name, failure)
-                    self._send(packet, request.name)
-                try:
-                    reply = self._receive(packet, request.name)
-                except NoReply as exc:
-                    failure = exc
-                    continue
-                self._unanswered = None
-                try:
-                    return request.parse(reply.data)
-                except ReplyError as exc:
-                    failure = MalformedReply(f"{self.url}: malformed reply to {request.name} ({packet}): {exc}")
-            self._unanswered = packet
-            assert failure is not None
-            raise failure
+            try:
+                return self._tried(request, self.tries, lambda: self._send(packet, request.name), receive, wait_again=True)
+            except (NoReply, MalformedReply):
+                self._unanswered = packet
+                raise
 
     def _drain(self, name: str) -> None:
         """Drop what arrived between requests, so an old reply is never taken for a new one.

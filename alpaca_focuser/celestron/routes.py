@@ -9,19 +9,27 @@ a new link class here, not a change there. The routes:
   its WiFi on TCP 2000. Every frame is relayed to every port, so our own frames come back and other
   devices talk on the same line (``BusLink``).
 * ``hc``: a NexStar hand controller's pass-through on its serial port (``HandControllerLink``).
+
+With ``share``, the port of a ``mount`` or ``hc`` route is opened by a hub (``sharing/``) that
+offers it to a mount program as well; the link runs unchanged on its side of the hub.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
+
+import serial
 
 from .commands import DeviceId, Request
 from .faults import LinkClosed, NoReply
 from .link import DEFAULT_BAUD, AuxLink, LinkStats
 from .port_names import OPENABLE_SCHEMES, check_openable
+from .serial_lines import open_port
 
 T = TypeVar("T")
+SHARE_NEEDS_MOUNT = 'share needs route = "mount" or "hc": the focuser\'s own USB port has no mount on it to share'
 
 USB, MOUNT, HAND_CONTROLLER = "usb", "mount", "hc"
 ROUTE_BAUDS = {USB: DEFAULT_BAUD, MOUNT: 19200, HAND_CONTROLLER: 9600}
@@ -58,10 +66,15 @@ class Route:
     source: int = DeviceId.APP  # our AUX address; 0x22 when another program already uses 0x20
     rtscts: bool = False  # raise RTS and wait for CTS around each write (a mount's AUX/PC port)
     schemes: frozenset[str] = OPENABLE_SCHEMES  # the URL schemes this port may use (CLIENT_SCHEMES for a client's port)
+    share: str = ""  # where a mount program reaches the same port (sharing/spec.py); "" not shared
 
     def __post_init__(self) -> None:
         if self.route not in ROUTE_BAUDS:
             raise ValueError(f"unknown route {self.route!r}; choose one of {', '.join(ROUTE_BAUDS)}")
+        if self.share and self.route == USB:
+            raise ValueError(SHARE_NEEDS_MOUNT)
+        if self.share and self.port == "auto":
+            raise ValueError("share needs the port's own name, not auto")
 
     @property
     def speed(self) -> int:
@@ -84,16 +97,38 @@ def open_link(route: Route) -> Link:
             url = find_focuser(baud=route.speed, route=route.route)
         except PortNotFound as exc:
             raise NoReply(str(exc)) from exc
+    opener, rtscts = _opener(url, route)
     link: Link
     if route.route == MOUNT:
         from .bus_link import BusLink
 
-        link = BusLink(url, baud=route.speed, source=route.source, timeout=route.reply_timeout_s, rtscts=route.rtscts)
+        link = BusLink(url, baud=route.speed, source=route.source, timeout=route.reply_timeout_s, rtscts=rtscts, opener=opener)
     elif route.route == HAND_CONTROLLER:
         from .hc_link import HandControllerLink
 
-        link = HandControllerLink(url, baud=route.speed, timeout=route.reply_timeout_s)
+        link = HandControllerLink(url, baud=route.speed, timeout=route.reply_timeout_s, opener=opener)
     else:
         link = AuxLink(url, baud=route.speed, source=route.source, timeout=route.reply_timeout_s)
     link.open()
     return link
+
+
+def _opener(url: str, route: Route) -> tuple[Callable[..., serial.Serial], bool]:
+    """How the link opens its port, and whether it does the RTS/CTS handshake itself: directly,
+    or, with ``share``, on its side of the hub that owns the port (the hub does the handshake)."""
+    from .sharing import focuser_opener, parse_share, release, shared_hub
+
+    if not route.share:
+        release(url)  # a port shared until now is the focuser's alone again
+        return open_port, route.rtscts
+    from .hc_link import HC_REPLY_TIMEOUT_S
+
+    spec = parse_share(route.share)
+    assert spec is not None
+    hand_controller = route.route == HAND_CONTROLLER
+    turn_limit_s = max(route.reply_timeout_s, HC_REPLY_TIMEOUT_S) if hand_controller else route.reply_timeout_s
+    try:
+        hub = shared_hub(url, spec=spec, hand_controller=hand_controller, baud=route.speed, rtscts=route.rtscts, turn_limit_s=turn_limit_s)
+    except OSError as exc:
+        raise LinkClosed(str(exc)) from exc
+    return focuser_opener(hub), False

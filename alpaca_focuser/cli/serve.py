@@ -21,7 +21,7 @@ from ..config import locations as config_locations
 from ..limits import port_number
 from ..runtime_note import RuntimeNote, remove_note, write_note
 from ..safe_text import install_log_escaping, shown
-from ..settings import LOG_LEVELS, FocuserSettings, Settings
+from ..settings import LOG_LEVELS, FocuserSettings, Settings, share_route_problem
 
 if TYPE_CHECKING:
     from ..server import AlpacaServer
@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", metavar="URL", action="append", type=_checked("focuser", "port"),
                         help=f"{_help('focuser', 'port')}; repeat for focusers 1, 2, ...")
     parser.add_argument("--route", metavar="ROUTE", type=_checked("focuser", "route"), help=f"for focuser 0, {_help('focuser', 'route')}")
+    parser.add_argument("--share", metavar="SPEC", type=_checked("focuser", "share"), help=f"for focuser 0, {_help('focuser', 'share')}")
     parser.add_argument("--http-port", metavar="N", type=port_number(0), help=f"{_help('server', 'http_port')} (default 11111; 0 picks a free one)")
     parser.add_argument("--bind", metavar="ADDR", type=_checked("server", "bind"), help=f"{_help('server', 'bind')} (default 0.0.0.0)")
     parser.add_argument("--discovery-port", metavar="N", type=port_number(1), help=f"{_help('server', 'discovery_port')} (default 32227)")
@@ -138,6 +139,8 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> None:
             settings.focusers.append(FocuserSettings(name=f"Celestron Focuser {index + 1}", port=port))
     if args.route is not None:
         settings.focusers[0].route = args.route
+    if args.share is not None:
+        settings.focusers[0].share = args.share
     if args.http_port is not None:
         server.http_port = args.http_port
     if args.bind is not None:
@@ -163,6 +166,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         early.release("text")
         print(f"alpaca-focuser: {error}", file=sys.stderr)
+        return 2
+    problem = share_route_problem(settings.focusers[0])
+    if problem:
+        print(f"alpaca-focuser: share {settings.focusers[0].share} for focuser 0: {problem}; give --route mount or --route hc and "
+              "the port's name", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(settings.server.log_level)
     early.release(settings.server.log_format)

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..settings import FocuserSettings, Preset, ServerSettings, Settings
+from ..settings import FocuserSettings, Preset, ServerSettings, Settings, share_route_problem
 from . import schema
 from .lines import _LineFinder
 from .rules import PRESET_KEYS, ConfigError, KeyPath, _show, preset_problem
@@ -55,7 +55,12 @@ class _Reader:
         self.reject_unknown(data, schema.names("focuser") + ("presets",), where, f"in {label}")
         values = self.fields({k: v for k, v in data.items() if k != "presets"}, "focuser", where, label)
         values["presets"] = self.presets(data.get("presets", []), where + ("presets",), label)
-        return FocuserSettings(**values)
+        focuser = FocuserSettings(**values)
+        problem = share_route_problem(focuser)
+        if problem:
+            raise self.fail(where + ("share",), f"share in {label} is {_show(focuser.share)}, but {problem}",
+                            'Set route = "mount" or "hc" and the port\'s own name, or remove the share line.')
+        return focuser
 
     def presets(self, data: Any, where: KeyPath, label: str) -> list[Preset]:
         example = 'Write each preset as a [[focuser.presets]] section (or an inline table {slot = 1, name = "Bahtinov", position = 12000}) under its focuser.'

@@ -28,6 +28,7 @@ import pydantic
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from ..celestron.port_names import port_problem
+from ..celestron.sharing.spec import CLIENT_SHARE_FORM, SHARE_FORM, parse_share, share_problem
 from ..passwords import hash_problem
 from ..safe_text import has_controls, shown
 from ..settings import FocuserSettings, ServerSettings, Spec
@@ -180,7 +181,9 @@ def _password_hash(value: str) -> str:
     return value
 
 
-_RULE_TYPES: dict[str, type] = {"port": str, "aux_address": int, "bind_address": str, "temperature_source": str, "password_hash": str, "camera_address": str}
+_RULE_TYPES: dict[str, type] = {
+    "share": str, "port": str, "aux_address": int, "bind_address": str, "temperature_source": str, "password_hash": str, "camera_address": str,
+}  # fmt: skip
 _RULE_CHECKS: dict[str, Callable[[Any], Any]] = {
     "aux_address": _aux_address,
     "bind_address": _bind_address,
@@ -190,6 +193,7 @@ _RULE_CHECKS: dict[str, Callable[[Any], Any]] = {
 }
 _RULE_FORMS: dict[str, Callable[[Origin], str]] = {
     "port": lambda origin: port_problem("", client=origin == CLIENT) or "",
+    "share": lambda origin: CLIENT_SHARE_FORM if origin == CLIENT else SHARE_FORM,
     "aux_address": lambda _: "an AUX device address from 0x01 to 0xFF other than the focuser's own 0x12: 0x20 (the usual one) "
     "or 0x22 when another program uses 0x20 on the same bus",
     "bind_address": lambda _: 'an IP address or host name in quotes: "0.0.0.0" for every IPv4 interface, "::" for IPv6 too, '
@@ -235,11 +239,24 @@ def _port_check(origin: Origin) -> Callable[[str], str]:
     return check
 
 
+def _share_check(origin: Origin) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        problem = share_problem(value, client=origin == CLIENT)
+        if problem:
+            raise ValueError(problem)
+        spec = parse_share(value)
+        return spec.text if spec is not None else ""
+
+    return check
+
+
 def _annotation(found: Entry, origin: Origin) -> Any:
     spec, base = found.spec, found.base
     kind: Any
     if spec.rule == "port":
         kind = Annotated[str, AfterValidator(_port_check(origin))]
+    elif spec.rule == "share":
+        kind = Annotated[str, AfterValidator(_share_check(origin))]
     elif spec.rule:
         kind = Annotated[_RULE_TYPES[spec.rule], AfterValidator(_RULE_CHECKS[spec.rule])]
     elif spec.choices:

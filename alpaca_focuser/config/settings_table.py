@@ -18,6 +18,7 @@ END = "<!-- end of settings table -->"
 README = Path(__file__).resolve().parents[2] / "README.md"
 _RULE_VALUES = {
     "port": "a port name, see below",
+    "share": "`tcp:PORT`, `tcp:HOST:PORT`, `pty:PATH` or `\"\"`, see [One cable](#one-cable-for-mount-and-focuser)",
     "aux_address": "0x01 to 0xFF, not 0x12",
     "bind_address": "an IP address or host name",
     "temperature_source": "a source, see [Temperature](#temperature-and-temperature-compensation)",

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 
 from ..celestron import commands
 from ..celestron.commands import Request
+from ..celestron.routes import USB
 from ..settings import FocuserSettings
 from .clock import Clock
 from .positions import PositionMap, plan_legs
@@ -24,7 +25,8 @@ T = TypeVar("T")
 
 MAX_CORRECTIONS = 3
 NEAR_ARRIVAL_S = 0.05  # from this close to the predicted arrival, slew-done is polled back to back
-MAX_CRUISE_POLL_S = 0.5  # while cruising, Position is still refreshed at least this often
+MAX_CRUISE_POLL_S = 0.5  # while cruising, Position is still refreshed at least this often (a shared bus)
+LIVE_POLL_S = 0.1  # the same on the focuser's own USB line, where frames cost nobody: a live Position
 UNCALIBRATED_JOG_RATE_MAX = 5  # an uncalibrated focuser's hard stops are unknown: never run into them fast
 # Counts per second at each manual rate: only rate 9 is measured (about GOTO_FAST's 300/s); the
 # slower ones are the protocol notes' estimates, rounded down, so a stop is never judged done early.
@@ -124,8 +126,12 @@ class Job(ABC):
 class MoveJob(Job):
     """An absolute move, possibly in two legs (backlash overshoot, then the final approach).
 
-    Polling follows the predicted arrival: while the motor cruises only Position is read, rarely;
-    near the arrival slew-done is read back to back, so the end is seen within a round trip.
+    Polling follows the predicted arrival: while the motor cruises only Position is read, every
+    0.1 s on the focuser's own line (clients show it live) and at most every 0.5 s on a mount's
+    shared bus. Closing in on the arrival, slew-done alone is read back to back, and once it says
+    done one Position read ends the leg: the motor's own word is the end of a GOTO, so the end is
+    seen within one round trip of it. Two equal position readings prove a stop only where the
+    motor gives no word (a jog, a halt, motion the server did not start).
     """
 
     target: int  # Alpaca position where the move must end
@@ -137,6 +143,8 @@ class MoveJob(Job):
     speed: float = 0.0  # counts per second, learned from the position samples
     sample: tuple[float, int] | None = None
     near: bool = True  # slew-done is polled: no speed known yet, close to arrival, or no progress
+    closing: bool = False  # moving, with the predicted arrival near: slew-done alone is polled
+    read_at: float = 0.0  # when Position was last read
     progress: Progress = field(default_factory=Progress)
 
     @property
@@ -149,7 +157,9 @@ class MoveJob(Job):
         now = drive.clock.monotonic()
         self.progress.restart(drive.raw, now)
         self.sample = (now, drive.raw)
+        self.read_at = now
         self.near = True
+        self.closing = False
         log.debug("Moving to %d (device counts %s, leg %d)", self.target, self.legs, self.leg + 1)
         if self.corrections:
             drive.send(commands.goto_slow(self.raw_target))
@@ -169,7 +179,10 @@ class MoveJob(Job):
             return Finished() if now >= self.settle_until else None
         # Slew-done before position: a position read after "done" is the final one.
         done = drive.send(commands.slew_done()) if self.near else False
+        if not done and self.closing and now - self.read_at < self._cruise_s(drive):
+            return None  # closing in: the next slew-done comes sooner without a Position read between
         raw = drive.read_position()
+        self.read_at = now
         self._learn(now, raw)
         if not done:
             self.progress.update(raw, now)
@@ -210,10 +223,11 @@ class MoveJob(Job):
         moved = abs(raw - previous[1])
         if moved == 0:
             self.near = True  # stopped, slowing or stalled: only slew-done can tell
+            self.closing = False  # and Position is read with it, to see progress or a stall
             return
         measured = moved / (now - previous[0])
         self.speed = measured if self.speed == 0 else (self.speed + measured) / 2
-        self.near = self._eta(raw) <= NEAR_ARRIVAL_S
+        self.near = self.closing = self._eta(raw) <= NEAR_ARRIVAL_S
 
     def _eta(self, raw: int) -> float:
         remaining = abs(self.legs[self.leg] - raw)
@@ -228,7 +242,12 @@ class MoveJob(Job):
         if self.near:
             return floor
         # Half the predicted time left: a speed misjudged by a few percent cannot make the poll late.
-        return max(floor, min(MAX_CRUISE_POLL_S, self._eta(drive.raw) / 2))
+        return max(floor, min(self._cruise_s(drive), self._eta(drive.raw) / 2))
+
+    @staticmethod
+    def _cruise_s(drive: Drive) -> float:
+        """The longest a moving Position may go unread: a mount's bus is shared, so it is read sparingly there."""
+        return LIVE_POLL_S if drive.settings.route == USB else MAX_CRUISE_POLL_S
 
 
 @dataclass(eq=False)

@@ -84,6 +84,7 @@ def route_of(settings: FocuserSettings, schemes: frozenset[str] = OPENABLE_SCHEM
         source=settings.source,
         rtscts=settings.rtscts,
         schemes=schemes,
+        share=settings.share,
     )
 
 

@@ -84,7 +84,7 @@ def compose(view: View, reverse: bool, orders: Orders) -> FocuserState:
     positions = PositionMap(view.low, view.high, reverse, view.calibrated)
     job = orders.order
     stopping = view.stop_pending or orders.stop is not None
-    job_kind = view.job_kind if orders.stop is None else None
+    job_kind = view.job_kind  # a calibration being stopped still runs until the motor is seen standing
     target = view.target if orders.stop is None else None
     if job is not None:
         job_kind, target = job.kind, job.target

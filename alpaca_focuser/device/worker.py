@@ -63,6 +63,7 @@ class WorkerHost:
             self._state = compose(view, self._store.current.reverse, self._orders)
             self._published()
             self._cond.notify_all()
+        self._machine.journal.flush()  # after the clients were told, so a slow disk never delays them
 
     def _run(self) -> None:
         while True:

@@ -12,6 +12,7 @@ from typing import Any
 from ..limits import port_number
 from .faults import FAULT_DEFAULTS, FAULTS
 from .motor import FocusMotor
+from .responder import AuxResponder
 
 
 def tcp_address(text: str) -> tuple[str, int]:
@@ -50,6 +51,16 @@ def fault_spec(text: str) -> tuple[str, dict[str, Any]]:
     return name, params
 
 
+def milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected milliseconds, got {text!r}") from None
+    if not 0 <= value <= 60000:
+        raise argparse.ArgumentTypeError(f"must be 0 to 60000 ms, got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -71,6 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-file", metavar="FILE", help="keep calibration, limits and position in FILE across restarts (the motor's NVRAM)")
     parser.add_argument("--landing-error", type=int, default=0, metavar="N", help="GOTO_FAST stops up to N counts off target")
     parser.add_argument("--slow-landing-error", type=int, default=0, metavar="N", help="GOTO_SLOW stops up to N counts off target")
+    parser.add_argument("--reply-delay", type=milliseconds, default=0.0, metavar="MS", help="answer each request MS milliseconds after it arrives, as a real motor does (about 2); the focuser's own port only, not with --mount or --hc")
     parser.add_argument(
         "--fault",
         type=fault_spec,
@@ -86,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.pty and not args.tcp and not args.hc:
         print("alpaca-focuser sim: give --pty PATH, --tcp [HOST:]PORT and/or --hc PATH to say where the focuser should appear", file=sys.stderr)
+        return 2
+    if args.reply_delay and (args.mount or args.hc):
+        print("alpaca-focuser sim: --reply-delay is for the focuser's own port; on a mount the bus answers", file=sys.stderr)
         return 2
     try:
         motor = FocusMotor(
@@ -104,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     servers: list[Any] = []
     usb, wifi, hand_controller = _doors(motor, args, servers)
-    where = "the mount's USB port" if usb else "simulated focuser"
+    on_mount = usb is not None
+    where = "the mount's USB port" if on_mount else "simulated focuser"
+    if not on_mount:
+        usb = wifi = lambda: AuxResponder(motor, reply_delay_s=args.reply_delay / 1000)
     try:
         if args.pty:
             from .pty_server import PtySimulator
@@ -118,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             host, port = args.tcp
             tcp_server = TcpSimulator(motor, host, port, responder=wifi).start()
             servers.append(tcp_server)
-            listener = "the mount's WiFi module" if wifi else "simulated focuser"
+            listener = "the mount's WiFi module" if on_mount else "simulated focuser"
             print(f"{listener} listening on {tcp_server.url}", flush=True)
         if args.hc:
             from .pty_server import PtySimulator

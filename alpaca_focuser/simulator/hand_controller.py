@@ -2,7 +2,10 @@
 
 It answers the NexStar serial commands a mount driver sends when it connects and polls (echo
 ``K``, version ``V``, variant ``v``, model ``m``, positions, tracking, alignment, time, location,
-goto in progress) with a parked, aligned mount, and carries the pass-through command ``P`` onto
+goto in progress) with an aligned mount whose coordinates are the motor controllers' positions on
+the bus. Gotos (``R``/``r``, ``B``/``b``), syncs (``S``/``s``) and cancel (``M``) go onto the bus
+as the AUX frames a hand controller sends the motor controllers, so a slew takes time and is seen
+by every port. It carries the pass-through command ``P`` onto
 the AUX bus: ``P n dest cmd d1 d2 d3 rlen`` goes out as a frame from the hand controller (0x0D),
 and the device's reply data comes back as rlen bytes and ``#``. A device that does not answer
 within ``pass_through_timeout_s`` gives rlen bytes, one error byte and ``#``, as the real one does.
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..celestron.packet import FrameDecoder, Packet
+from .mount_axes import ALT_MOTOR, AZM_MOTOR, GOTO_FAST, MOVE_POS, SET_POSITION
 from .mount_bus import HAND_CONTROLLER, MountBus
 
 log = logging.getLogger(__name__)
@@ -30,8 +34,6 @@ MODEL = 22  # Evolution
 PASS_THROUGH_TIMEOUT_S = 1.0
 END = b"#"
 ERROR_BYTE = b"\x01"
-PRECISE_RA_DEC = b"34AB0500,12CE0500#"
-PRECISE_AZ_ALT = b"12AB0500,40000000#"
 LOCATION = bytes([48, 51, 30, 0, 2, 21, 0, 0])  # 48°51'30" N, 2°21'0" E
 # Commands taking arguments, by their first byte: how many bytes the whole command has.
 COMMAND_LENGTHS = {
@@ -134,14 +136,20 @@ class HandController:
             self._out += bytes([VARIANT]) + END
         elif code == "m":
             self._out += bytes([MODEL]) + END
-        elif code in "eE":
-            self._out += PRECISE_RA_DEC if code == "e" else PRECISE_RA_DEC[:4] + b"," + PRECISE_RA_DEC[9:13] + END
-        elif code in "zZ":
-            self._out += PRECISE_AZ_ALT if code == "z" else PRECISE_AZ_ALT[:4] + b"," + PRECISE_AZ_ALT[9:13] + END
+        elif code in "eEzZ":
+            self._out += self._coordinates(precise=code in "ez")
+        elif code in "RrBb":
+            self._axes_command(command, GOTO_FAST)
+        elif code in "Ss":
+            self._axes_command(command, SET_POSITION)
+        elif code == "M":
+            for axis in (AZM_MOTOR, ALT_MOTOR):
+                self.bus.transmit(Packet(HAND_CONTROLLER, axis, MOVE_POS, b"\0"), origin="hand controller")
+            self._out += END
         elif code == "t":
             self._out += b"\x02" + END  # tracking: equatorial north
         elif code == "L":
-            self._out += b"0" + END  # no goto in progress
+            self._out += (b"1" if any(axis.moving for axis in self.bus.axes.values()) else b"0") + END
         elif code == "J":
             self._out += b"\x01" + END  # aligned
         elif code == "p":
@@ -151,10 +159,31 @@ class HandController:
         elif code in "hi":
             now = time.gmtime()
             self._out += bytes([now.tm_hour, now.tm_min, now.tm_sec, now.tm_mon, now.tm_mday, now.tm_year - 2000, 0, 0]) + END
-        elif code in "KTWHIRSBrsbMxyYu":
+        elif code in "KTWHIxyYu":
             self._out += END  # setters, gotos, syncs, cancel, hibernate: acknowledged
         else:
             log.debug("hand controller: unknown command %r", command)
+
+    def _coordinates(self, *, precise: bool) -> bytes:
+        """The two axes' positions, as 32-bit (precise) or 16-bit fractions of a turn in hex."""
+        first, second = (self.bus.axes[axis].position for axis in (AZM_MOTOR, ALT_MOTOR))
+        if precise:
+            return f"{first << 8:08X},{second << 8:08X}#".encode()
+        return f"{first >> 8:04X},{second >> 8:04X}#".encode()
+
+    def _axes_command(self, command: bytes, aux_command: int) -> None:
+        """A goto or a sync to ``HEX,HEX``: one AUX frame to each motor controller."""
+        try:
+            first, second = (int(part, 16) for part in command[1:].decode("ascii").split(","))
+        except ValueError:
+            log.debug("hand controller: bad coordinates in %r", command)
+            self._out += END
+            return
+        shift = 8 if len(command) == 18 else -8  # 32-bit values lose their low byte, 16-bit ones gain one
+        for axis, value in ((AZM_MOTOR, first), (ALT_MOTOR, second)):
+            position = value >> shift if shift > 0 else value << -shift
+            self.bus.transmit(Packet(HAND_CONTROLLER, axis, aux_command, position.to_bytes(3, "big")), origin="hand controller")
+        self._out += END
 
     def _pass_through(self, command: bytes) -> None:
         count, destination, aux_command = command[1], command[2], command[3]

@@ -22,14 +22,12 @@ from collections.abc import Callable
 from ..celestron.commands import Command
 from ..celestron.packet import FrameDecoder, Packet
 from .motor import FocusMotor
+from .mount_axes import ALT_MOTOR, AZM_MOTOR, MotorController
 from .responder import AuxResponder
 
 log = logging.getLogger(__name__)
 
 HAND_CONTROLLER = 0x0D  # NexStar+ hand controller
-AZM_MOTOR = 0x10
-ALT_MOTOR = 0x11
-MOTOR_VERSION = bytes([7, 11])  # motor controllers answer GET_VER with major, minor
 CHATTER_INTERVAL_S = 0.05  # the hand controller's polling, one frame per interval
 PORT_BUFFER_LIMIT = 16 * 1024  # a port nobody read this much from is gone (a closed TCP client, an old pty)
 PUMP_INTERVAL_S = 0.01
@@ -73,25 +71,6 @@ class BusPort:
             self._out.clear()
 
 
-class _MotorController:
-    """A motor controller, enough to answer what hosts and hand controllers ask of it."""
-
-    def __init__(self, address: int) -> None:
-        self.address = address
-        self.position = 0x400000 if address == AZM_MOTOR else 0x200000
-
-    def answer(self, packet: Packet) -> Packet:
-        if packet.command == Command.GET_VER:
-            data = MOTOR_VERSION
-        elif packet.command == Command.GET_POSITION:
-            data = self.position.to_bytes(3, "big")
-        elif packet.command == Command.SLEW_DONE:
-            data = b"\xff"
-        else:
-            data = b""
-        return Packet(self.address, packet.source, packet.command, data)
-
-
 class MountBus:
     """The main board and its devices; ``port`` attaches a new connection to it."""
 
@@ -108,7 +87,7 @@ class MountBus:
         self._ports: list[BusPort] = []
         self._lock = threading.RLock()
         self._focuser = AuxResponder(motor, clock=clock)
-        self._motors = {address: _MotorController(address) for address in (AZM_MOTOR, ALT_MOTOR)}
+        self.axes = {address: MotorController(address, clock, lambda: motor.time_scale) for address in (AZM_MOTOR, ALT_MOTOR)}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -155,8 +134,8 @@ class MountBus:
             for port in list(self._ports):
                 port.deliver(frame)
             log.debug("bus (%s): %s", origin, packet)
-            if packet.destination in self._motors:
-                self.transmit(self._motors[packet.destination].answer(packet), origin=f"motor {packet.destination:#04x}")
+            if packet.destination in self.axes:
+                self.transmit(self.axes[packet.destination].answer(packet), origin=f"motor {packet.destination:#04x}")
             elif packet.destination == self._focuser.address:
                 self._focuser.feed(frame)
                 self._relay_focuser()

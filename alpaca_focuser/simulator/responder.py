@@ -3,6 +3,11 @@
 One responder per connection (it holds that connection's partial frame), all sharing one motor.
 Replies are queued with the instant they are due, so a "late" device is modelled without the
 transport knowing why: it only asks what is due now and how long until the next.
+
+``reply_delay_s`` makes a motor that takes that long to answer, as a real one does (its USB
+bridge and controller loop take a few ms): each request is carried out, and its reply composed,
+when the delay is over, so the reply tells how the motor is when it answers. The ``late`` fault is
+another thing: a reply composed at once that then arrives seconds late.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ MODEL = bytes([0x1B, 0xA8])  # "Focus Motor" as HBG3 decodes it
 @dataclass(frozen=True)
 class _Outgoing:
     due: float
-    data: bytes
+    data: bytes = b""
+    request: Packet | None = None  # a request still to be carried out when due (``reply_delay_s``)
 
 
 def _command_name(code: int) -> str:
@@ -37,10 +43,20 @@ def _command_name(code: int) -> str:
 
 
 class AuxResponder:
-    def __init__(self, motor: FocusMotor, *, address: int = DeviceId.FOCUSER, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        motor: FocusMotor,
+        *,
+        address: int = DeviceId.FOCUSER,
+        clock: Callable[[], float] = time.monotonic,
+        reply_delay_s: float = 0.0,
+    ) -> None:
+        if reply_delay_s < 0:
+            raise ValueError(f"the reply delay must be 0 or more seconds, got {reply_delay_s}")
         self.motor = motor
         self.address = address
         self.clock = clock
+        self.reply_delay_s = reply_delay_s
         self._decoder = FrameDecoder()
         self._queue: list[_Outgoing] = []
         self._replies = 0
@@ -55,22 +71,31 @@ class AuxResponder:
                 self._queue.append(_Outgoing(now, packet.encode()))
             if packet.destination != self.address or self.motor.fault("silent") is not None:
                 continue
-            reply = self._answer(packet)
-            if reply is None:
-                continue
-            log.debug("focuser -> %02x: %s", reply.destination, reply)
             late = self.motor.fault("late")
-            due = now + float(late["delay"]) if late is not None else now
-            self._queue.append(_Outgoing(due, self._maybe_corrupt(reply.encode())))
+            if late is None and self.reply_delay_s > 0:
+                self._queue.append(_Outgoing(now + self.reply_delay_s, request=packet))
+                continue
+            reply = self._reply(packet)
+            if reply:
+                self._queue.append(_Outgoing(now + float(late["delay"]) if late is not None else now, reply))
+
+    def _reply(self, packet: Packet) -> bytes:
+        """Carry out ``packet`` now: its reply frame, or b"" when it gets none."""
+        reply = self._answer(packet)
+        if reply is None:
+            return b""
+        log.debug("focuser -> %02x: %s", reply.destination, reply)
+        return self._maybe_corrupt(reply.encode())
 
     def take(self) -> bytes:
-        """Everything due to be sent by now, in order."""
+        """Everything due to be sent by now, in order; delayed requests are carried out now."""
         now = self.clock()
         ready = [item for item in self._queue if item.due <= now]
         if not ready:
             return b""
         self._queue = [item for item in self._queue if item.due > now]
-        return b"".join(item.data for item in sorted(ready, key=lambda item: item.due))
+        ready.sort(key=lambda item: item.due)
+        return b"".join(item.data if item.request is None else self._reply(item.request) for item in ready)
 
     def next_due(self) -> float | None:
         """Seconds until the next queued output is due (0 if already due), or None if none is queued."""

@@ -202,6 +202,17 @@
     const reconnects = typeof link.reconnects === "number" ? `, ${link.reconnects} reconnect${link.reconnects === 1 ? "" : "s"}` : "";
     setText("info-link", `${link.ok ? "answering" : "not answering"}${reconnects}`);
     setText("info-error", link.last_error || "none");
+    setText("info-share", shareText(info.share));
+  }
+
+  // Who uses the mount's port beside the focuser, when the server shares it (the share setting).
+  function shareText(share) {
+    if (!share) return "not shared";
+    const user = share.mount_program ? `used by ${share.mount_program}` : "no mount program connected";
+    const refused = share.refused ? `; ${share.refused} other program${share.refused === 1 ? "" : "s"} refused` : "";
+    const line = share.line === "open" ? "" : `; the mount's port is ${share.line}`;
+    const garbage = share.mount && share.mount.garbage_bytes ? `; ${share.mount.garbage_bytes} bytes of garbage dropped` : "";
+    return `at ${share.where}: ${user}${refused}${garbage}${line}`;
   }
 
   function renderCalibration(connected, calibrated, calibration, calibrating) {
