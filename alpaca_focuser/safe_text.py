@@ -39,6 +39,13 @@ def has_controls(text: str) -> bool:
     return _UNSAFE.search(text) is not None
 
 
+def clipped(text: str, limit: int) -> str:
+    """Text from outside cut to one short line for a message: a long answer or one with line
+    breaks would otherwise fill or forge lines of the log."""
+    line = "".join(char if char.isprintable() else "?" for char in text[: limit + 1])
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def html_text(value: object) -> str:
     """Text for a page: unsafe characters made visible, then escaped for HTML."""
     return html.escape(escape_controls(str(value)))

@@ -36,6 +36,7 @@ from .celestron.sharing import stop_all as stop_sharing
 from .config import ConfigError, ConfigFile
 from .config import locations as config_locations
 from .device import CelestronFocuser
+from .device.history import MoveHistory
 from .device.journal import MotionJournal
 from .network import mdns
 from .network.responder import DiscoveryResponder, DiscoveryUnavailable
@@ -143,7 +144,8 @@ class AlpacaServer:
             return CelestronFocuser(settings)  # embedded without a file: the caller chose memory only
         folder = self.config_file.path.parent if self.config_file is not None else self.new_config.parent if self.new_config else None
         journal = MotionJournal(folder / f"motion-{file_stem(settings.unique_id)}.json") if folder is not None and folder.is_dir() else None
-        return CelestronFocuser(settings, save=functools.partial(self._save_focuser, index), journal=journal)
+        history = MoveHistory(folder / f"moves-{file_stem(settings.unique_id)}.jsonl" if folder is not None and folder.is_dir() else None)
+        return CelestronFocuser(settings, save=functools.partial(self._save_focuser, index), journal=journal, history=history)
 
     def _save_focuser(self, index: int, focuser: FocuserSettings) -> None:
         """Save a setting a client changed; without a file, create one in the usual place first,
@@ -165,7 +167,10 @@ class AlpacaServer:
         folder = self.config_file.path.parent if self.config_file is not None else None
         saves = self.config_file is not None or self.new_config is not None
         save = (lambda steps_per_c: self._save_coefficient(index, steps_per_c)) if saves else None
-        return create_service(focuser, settings, log_folder=folder, save_coefficient=save)
+        service = create_service(focuser, settings, log_folder=folder, save_coefficient=save)
+        if service is not None:
+            focuser.history.temperature = lambda: service.health().celsius  # each move is recorded with the temperature
+        return service
 
     def _save_coefficient(self, index: int, steps_per_c: float) -> None:
         config_file = self.config_file

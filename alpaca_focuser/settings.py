@@ -127,6 +127,12 @@ class FocuserSettings:
     temperature_log_rest_s: float = setting(180.0, "a rest this long after a client's move is a point of the focus log",
                                             low=0.1, high=86_400, unit="seconds")
     tempcomp_max_step: int = setting(200, "the largest single temperature-compensation move", low=1, high=POSITION_MAX, unit="steps")
+    camera: str = setting("", "the imaging camera compensation waits for, alpaca://HOST:PORT/camera/N: a compensation move waits while "
+                          'it waits, exposes, reads or downloads, and runs between frames ("": none)', rule="camera_address", allow_empty=True,
+                          client=True, label="Camera (TempComp waits for its frames)")
+    camera_unreachable: str = setting("move", "what compensation does while the camera cannot be read: move (when due, as without a "
+                                      "camera) or wait (until the camera answers)", choices=("move", "wait"), client=True,
+                                      label="Camera unreachable: compensation")
 
 
 @dataclass
@@ -140,6 +146,9 @@ class ServerSettings:
     discovery: bool = setting(True, "answer Alpaca discovery")
     mdns: bool = setting(True, "advertise the server on mDNS/Bonjour")
     log_level: str = setting("INFO", "how much the log says", choices=LOG_LEVELS)
+    log_format: str = setting("text", "how the log is written: text (a line of words per record) or json (one JSON object per line, "
+                              "requests with ClientID, ClientTransactionID and ServerTransactionID as fields, for log collectors)",
+                              choices=("text", "json"))
     threads: int = setting(16, "HTTP worker threads: requests served at the same time", low=1, high=256)
     password_hash: str = setting("", "the password for the pages, as alpaca-focuser password prints it (\"\": none)",
                                  rule="password_hash", allow_empty=True, max_length=1000)

@@ -34,7 +34,7 @@ TEMPLATE = Path(__file__).resolve().parent.parent / "config.toml"
 TIME_SCALE = 100
 EXPECTED_ACTIONS = {
     "Calibrate", "AbortCalibration", "CalibrationStatus", "GetBacklash", "SetBacklash", "Presets", "SavePreset",
-    "GotoPreset", "DeletePreset", "MoveRelative", "Jog", "GetReverse", "SetReverse", "FocuserInfo",
+    "GotoPreset", "DeletePreset", "MoveRelative", "Jog", "GetReverse", "SetReverse", "FocuserInfo", "MoveHistory",
     "Ports", "Settings", "SetSettings", "Clients", "DisconnectAll",
 }
 

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import free_port
 from server_support import running_server
+from temperature_support import weather_station
 from test_discovery import run_in_net_namespace
 
 from alpaca_focuser.network import client
@@ -212,3 +213,19 @@ def test_discover_without_a_target_finds_the_server_through_loopback_broadcast()
     assert last_line.startswith("exit 0 ")
     assert f"Dome Pi at http://127.0.0.1:{port}" in result.stdout
     assert "Focuser 1: Guide focuser (unique id 5f1c0a9e-0002)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "options, says",
+    [
+        ({"redirect": "http://127.0.0.1:9/management/v1/description"}, "redirects are not followed"),
+        ({"body": b'{"Value": ' + b"[" * 100 + b"]" * 100 + b"}"}, "JSON nested deeper than any Alpaca reply"),
+        ({"body": b" " * 20_000 + b"{}"}, "more than 16 KiB"),
+    ],
+)
+def test_a_server_that_answers_strangely_is_reported_not_followed(options: dict[str, object], says: str) -> None:
+    """The management API is read through the bounded outbound client, as the temperature source is."""
+    with weather_station(**options) as (station, port):
+        found = client.describe(Answer("127.0.0.1", port), timeout=2.0)
+    assert found.error is not None and says in found.error and "\n" not in found.error
+    assert len(station.requests) == 1  # asked once, and nothing followed

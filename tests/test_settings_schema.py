@@ -49,7 +49,7 @@ def test_the_form_shows_every_setting_a_client_may_change_and_no_other():
 
 def test_client_settings_and_port_settings_come_from_the_declarations():
     assert schema.client_settings() == ("name", "port", "route", "baud", "share", "rtscts", "reverse", "backlash_steps", "backlash_direction", "settle_ms",
-                                        "step_size_um", "client_lease_s")
+                                        "step_size_um", "client_lease_s", "camera", "camera_unreachable")
     assert schema.port_settings() == ("port", "route", "baud", "source", "share", "rtscts")
     assert schema.entry("focuser", "tempcomp_max_step").default == 200
     assert not schema.entry("focuser", "tempcomp_max_step").spec.client

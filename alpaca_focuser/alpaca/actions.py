@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,172 +22,23 @@ from ..celestron.sharing import shared_status
 from ..device import Focuser
 from ..errors import ActionNotImplemented, InvalidValue, NotConnected
 from ..settings import Direction, Preset
+from . import action_params as params
 from . import settings_actions
 from .connection import ConnectionControl
-from .protocol import ClientJsonRefused, decode_client_json, whole_number
 from .served import is_simulated, not_connected_reason
 
 if TYPE_CHECKING:
     from ..temperature.service import TemperatureService
-
-PRESET_NAME_MAX = 200  # the configuration file refuses longer names
-
-
-class _BadParameters(ValueError):
-    """Parameters that do not fit the action; the message says what was wrong."""
 
 
 @dataclass(frozen=True)
 class Action:
     name: str  # as SupportedActions lists it; matched case-insensitively
     parse: Callable[[Any], Any]  # the decoded Parameters (None when absent) -> the handler's argument
-    run: Callable[[Focuser, Any], Any]  # (device, argument) -> a JSON-able result
+    run: Callable[..., Any]  # (device, argument[, client]) -> a JSON-able result
     usage: str  # the accepted Parameters, shown when they are wrong
     needs_focuser: bool  # NotConnected while the focuser is disconnected
-
-
-# --------------------------------------------------------------- reading Parameters
-
-
-def _decode(text: str) -> Any:
-    """JSON when the text is JSON, otherwise the plain word itself (so ``Visual`` needs no quotes)."""
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return decode_client_json(text)
-    except ClientJsonRefused as refused:
-        raise _BadParameters(f"Parameters {refused}") from None
-    except ValueError:
-        return text
-
-
-def _whole_number(value: Any, what: str) -> int:
-    if isinstance(value, bool):
-        raise _BadParameters(f"{what} must be a whole number, not {json.dumps(value)}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return whole_number(value.strip())
-        except ValueError as error:
-            raise _BadParameters(f"{what} must be a whole number, not {_show(value)} ({error})") from None
-    raise _BadParameters(f"{what} must be a whole number, not {_show(value)}")
-
-
-def _flag(value: Any, what: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise _BadParameters(f"{what} must be true or false, not {_show(value)}")
-
-
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _BadParameters(f"a preset name must be non-empty text, not {_show(value)}")
-    if len(value) > PRESET_NAME_MAX:
-        raise _BadParameters(f"a preset name may be at most {PRESET_NAME_MAX} characters long")
-    return value.strip()
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _fields(value: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
-    """A JSON object's members by lower-case key; unknown keys are refused, not ignored."""
-    if not isinstance(value, dict):
-        raise _BadParameters(f"expected a JSON object, not {_show(value)}")
-    fields = {str(key).lower(): item for key, item in value.items()}
-    unknown = sorted(set(fields) - set(allowed))
-    if unknown:
-        raise _BadParameters(f"unknown key {', '.join(map(repr, unknown))}; the keys are {', '.join(allowed)}")
-    return fields
-
-
-def _one_value(value: Any, key: str) -> Any:
-    """A plain value, or the same value given as ``{"key": value}``."""
-    if isinstance(value, dict):
-        fields = _fields(value, (key,))
-        if key not in fields:
-            raise _BadParameters(f'the object needs the key "{key}"')
-        return fields[key]
-    return value
-
-
-def _no_parameters(value: Any) -> None:
-    if value is not None and value != {}:
-        raise _BadParameters(f"this action takes no parameters, but got {_show(value)}")
-
-
-def _steps(value: Any) -> int:
-    return _whole_number(_one_value(value, "steps"), "steps")
-
-
-def _rate(value: Any) -> int:
-    return _whole_number(_one_value(value, "rate"), "rate")
-
-
-def _reverse_flag(value: Any) -> bool:
-    return _flag(_one_value(value, "reverse"), "reverse")
-
-
-def _backlash(value: Any) -> dict[str, Any]:
-    fields = _fields(value, ("steps", "direction"))
-    if not fields:
-        raise _BadParameters("give steps, direction or both")
-    changes: dict[str, Any] = {}
-    if "steps" in fields:
-        changes["steps"] = _whole_number(fields["steps"], "steps")
-    if "direction" in fields:
-        direction = fields["direction"]
-        choices = [d.value for d in Direction]
-        if not isinstance(direction, str) or direction.strip().lower() not in choices:
-            raise _BadParameters(f'direction must be "in", "out" or "none", not {_show(direction)}')
-        changes["direction"] = Direction(direction.strip().lower())
-    return changes
-
-
-def _preset_key(value: Any) -> int | str:
-    """A slot number or a preset name, plain or as {"slot": n} / {"name": "..."}."""
-    if isinstance(value, dict):
-        fields = _fields(value, ("slot", "name"))
-        if len(fields) != 1:
-            raise _BadParameters('give either "slot" or "name"')
-        return _whole_number(fields["slot"], "slot") if "slot" in fields else _name(fields["name"])
-    if value is None:
-        raise _BadParameters("a preset slot or name is needed")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _whole_number(value, "slot")
-    if isinstance(value, str):
-        return _name(value)
-    raise _BadParameters(f"a preset is named by its slot number or its name, not {_show(value)}")
-
-
-@dataclass(frozen=True)
-class _PresetToSave:
-    slot: int | None
-    name: str | None
-    position: int | None
-
-
-def _preset_to_save(value: Any) -> _PresetToSave:
-    if not isinstance(value, dict):
-        key = _preset_key(value)
-        return _PresetToSave(key, None, None) if isinstance(key, int) else _PresetToSave(None, key, None)
-    fields = _fields(value, ("slot", "name", "position"))
-    if fields.get("slot") is None and fields.get("name") is None:
-        raise _BadParameters('give "slot", "name" or both')
-    slot = _whole_number(fields["slot"], "slot") if fields.get("slot") is not None else None
-    name = _name(fields["name"]) if fields.get("name") is not None else None
-    position = _whole_number(fields["position"], "position") if fields.get("position") is not None else None
-    return _PresetToSave(slot, name, position)
+    for_client: bool = False  # ``run`` also gets the ClientID, kept in the move history
 
 
 # ------------------------------------------------------------------- the actions
@@ -209,8 +59,8 @@ def _backlash_now(device: Focuser) -> dict[str, Any]:
     return {"steps": steps, "direction": Direction(direction).value}
 
 
-def _calibrate(device: Focuser, _: None) -> dict[str, Any]:
-    device.start_calibration()
+def _calibrate(device: Focuser, _: None, client: int) -> dict[str, Any]:
+    device.start_calibration(client=client)
     return _calibration(device)
 
 
@@ -225,17 +75,17 @@ def _set_backlash(device: Focuser, changes: dict[str, Any]) -> dict[str, Any]:
     return _backlash_now(device)
 
 
-def _save_preset(device: Focuser, wanted: _PresetToSave) -> dict[str, Any]:
+def _save_preset(device: Focuser, wanted: params.PresetToSave) -> dict[str, Any]:
     return _preset(device.save_preset(wanted.slot, wanted.name, wanted.position))
 
 
-def _move_relative(device: Focuser, steps: int) -> dict[str, Any]:
-    device.move_relative(steps)
+def _move_relative(device: Focuser, steps: int, client: int) -> dict[str, Any]:
+    device.move_relative(steps, client=client)
     return {"target": device.state.target}
 
 
-def _jog(device: Focuser, rate: int) -> dict[str, Any]:
-    device.jog(rate)
+def _jog(device: Focuser, rate: int, client: int) -> dict[str, Any]:
+    device.jog(rate, client=client)
     return {"rate": rate}
 
 
@@ -272,30 +122,31 @@ def _focuser_info(device: Focuser, _: None) -> dict[str, Any]:
 
 
 NONE = "none (leave Parameters out, or send it empty)"
+HISTORY_USAGE = 'none for every move kept, or how many of the newest: 20 or {"limit": 20}'
 PRESET_KEY = 'a slot number like 2, a name like Visual, or {"slot": 2} / {"name": "Visual"}'
 
 ACTIONS: tuple[Action, ...] = (
-    Action("Calibrate", _no_parameters, _calibrate, NONE, True),
-    Action("AbortCalibration", _no_parameters, _abort_calibration, NONE, True),
-    Action("CalibrationStatus", _no_parameters, lambda device, _: _calibration(device), NONE, True),
-    Action("GetBacklash", _no_parameters, lambda device, _: _backlash_now(device), NONE, False),
-    Action("SetBacklash", _backlash, _set_backlash,
+    Action("Calibrate", params.no_parameters, _calibrate, NONE, True, for_client=True),
+    Action("AbortCalibration", params.no_parameters, _abort_calibration, NONE, True),
+    Action("CalibrationStatus", params.no_parameters, lambda device, _: _calibration(device), NONE, True),
+    Action("GetBacklash", params.no_parameters, lambda device, _: _backlash_now(device), NONE, False),
+    Action("SetBacklash", params.backlash_changes, _set_backlash,
            '{"steps": 200, "direction": "out"} (steps 0 to 65535; direction "in", "out" or "none"; either key may be left out to keep its value)', False),
-    Action("Presets", _no_parameters, lambda device, _: [_preset(p) for p in device.presets()], NONE, False),
-    Action("SavePreset", _preset_to_save, _save_preset,
+    Action("Presets", params.no_parameters, lambda device, _: [_preset(p) for p in device.presets()], NONE, False),
+    Action("SavePreset", params.preset_to_save, _save_preset,
            'a slot number like 2, a name like Visual, or {"slot": 2, "name": "Visual", "position": 12000} (position defaults to the current one)', True),
-    Action("GotoPreset", _preset_key, lambda device, key: _preset(device.goto_preset(key)), PRESET_KEY, True),
-    Action("DeletePreset", _preset_key, lambda device, key: _preset(device.delete_preset(key)), PRESET_KEY, False),
-    Action("MoveRelative", _steps, _move_relative, 'signed steps like -500 or {"steps": -500} (positive moves out, Position grows)', True),
-    Action("Jog", _rate, _jog, 'a signed rate from -9 to 9 like 5 or {"rate": 5} (positive runs out; 0 stops); renew it within a couple of seconds to keep it running', True),
-    Action("GetReverse", _no_parameters, lambda device, _: {"reverse": device.reverse}, NONE, False),
-    Action("SetReverse", _reverse_flag, _set_reverse, 'true, false or {"reverse": true}', False),
-    Action("FocuserInfo", _no_parameters, _focuser_info, NONE, False),
-    Action("Ports", _no_parameters, lambda device, _: settings_actions.ports(device), NONE, False),
-    Action("Settings", _no_parameters, lambda device, _: settings_actions.settings_now(device), NONE, False),
+    Action("GotoPreset", params.preset_key, lambda device, key, client: _preset(device.goto_preset(key, client=client)), PRESET_KEY, True, for_client=True),
+    Action("DeletePreset", params.preset_key, lambda device, key: _preset(device.delete_preset(key)), PRESET_KEY, False),
+    Action("MoveRelative", params.steps, _move_relative, 'signed steps like -500 or {"steps": -500} (positive moves out, Position grows)', True, for_client=True),
+    Action("Jog", params.rate, _jog, 'a signed rate from -9 to 9 like 5 or {"rate": 5} (positive runs out; 0 stops); renew it within a couple of seconds to keep it running', True, for_client=True),
+    Action("GetReverse", params.no_parameters, lambda device, _: {"reverse": device.reverse}, NONE, False),
+    Action("SetReverse", params.reverse_flag, _set_reverse, 'true, false or {"reverse": true}', False),
+    Action("FocuserInfo", params.no_parameters, _focuser_info, NONE, False),
+    Action("MoveHistory", params.history_limit, lambda device, limit: device.history.recent(limit), HISTORY_USAGE, False),
+    Action("Ports", params.no_parameters, lambda device, _: settings_actions.ports(device), NONE, False),
+    Action("Settings", params.no_parameters, lambda device, _: settings_actions.settings_now(device), NONE, False),
     Action("SetSettings", settings_actions.parse_changes, settings_actions.set_settings, settings_actions.USAGE, False),
 )
-
 
 
 @dataclass(frozen=True)
@@ -308,38 +159,14 @@ class TemperatureAction:
     usage: str
 
 
-def _coefficient(value: Any) -> float | None:
-    """None (use the fit) or a coefficient in steps per °C, plain or as {"steps_per_c": x}."""
-    if value is None or value == {}:
-        return None
-    value = _one_value(value, "steps_per_c")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise _BadParameters(f"the coefficient must be a number of steps per °C, not {_show(value)}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _BadParameters(f"the coefficient must be a number of steps per °C, not {_show(value)}")
-    return float(value)
-
-
-def _point_ids(value: Any) -> list[int]:
-    if isinstance(value, dict):
-        value = _one_value(value, "ids")
-    items = value if isinstance(value, list) else [value]
-    if not items or value is None:
-        raise _BadParameters("give the ids of the points to drop")
-    return [_whole_number(item, "a point id") for item in items]
-
-
 TEMPERATURE_ACTIONS: tuple[TemperatureAction, ...] = (
-    TemperatureAction("TemperatureStatus", _no_parameters, lambda service, _: service.status(), NONE),
-    TemperatureAction("TemperatureLog", _no_parameters, lambda service, _: service.log_points(), NONE),
-    TemperatureAction("TemperatureFit", _no_parameters, lambda service, _: service.fit().as_dict(), NONE),
-    TemperatureAction("TemperatureApply", _coefficient, lambda service, value: service.apply(value),
+    TemperatureAction("TemperatureStatus", params.no_parameters, lambda service, _: service.status(), NONE),
+    TemperatureAction("TemperatureLog", params.no_parameters, lambda service, _: service.log_points(), NONE),
+    TemperatureAction("TemperatureFit", params.no_parameters, lambda service, _: service.fit().as_dict(), NONE),
+    TemperatureAction("TemperatureApply", params.coefficient, lambda service, value: service.apply(value),
                       'none to use the fitted coefficient, or steps per °C like 25.5 or {"steps_per_c": 25.5}; it is saved in the configuration'),
-    TemperatureAction("TemperatureClearLog", _no_parameters, lambda service, _: service.clear_log(), NONE),
-    TemperatureAction("TemperatureDropPoints", _point_ids, lambda service, ids: service.drop_points(ids),
+    TemperatureAction("TemperatureClearLog", params.no_parameters, lambda service, _: service.clear_log(), NONE),
+    TemperatureAction("TemperatureDropPoints", params.point_ids, lambda service, ids: service.drop_points(ids),
                       'point ids from TemperatureLog, like 7, [7, 9] or {"ids": [7, 9]}'),
 )
 
@@ -362,8 +189,8 @@ def _argument(name: str, parse: Callable[[Any], Any], usage: str, parameters: li
     if len(parameters) > 1:
         raise InvalidValue(f"{name}: Parameters was sent {len(parameters)} times; send it once. Expected Parameters: {usage}.")
     try:
-        return parse(_decode(parameters[0]) if parameters else None)
-    except _BadParameters as exc:
+        return parse(params.decode(parameters[0]) if parameters else None)
+    except params.BadParameters as exc:
         raise InvalidValue(f"{name}: {exc}. Expected Parameters: {usage}.") from None
 
 
@@ -379,7 +206,7 @@ def run_action(
     """Run the action ``name`` with every value of the ``Parameters`` field; returns JSON text."""
     on_connections = CONNECTION_ACTIONS.get(name.strip().lower())
     if on_connections is not None:
-        _argument(on_connections[0], _no_parameters, NONE, parameters)
+        _argument(on_connections[0], params.no_parameters, NONE, parameters)
         return json.dumps(on_connections[1](connection))
     special = _TEMPERATURE_BY_NAME.get(name.strip().lower())
     if special is not None:
@@ -397,4 +224,4 @@ def run_action(
     if action.needs_focuser and not connection.connected(client):
         reason = f" ({state.last_error})" if state.last_error else ""
         raise NotConnected(f"{action.name} needs the focuser, but {device.name} is not connected{reason}. Connect it first.")
-    return json.dumps(action.run(device, argument))
+    return json.dumps(action.run(device, argument, client) if action.for_client else action.run(device, argument))

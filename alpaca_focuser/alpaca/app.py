@@ -1,4 +1,5 @@
-"""The Falcon application: the Alpaca device and management APIs and the setup pages.
+"""The Falcon application: the Alpaca device and management APIs, the setup pages, and /metrics
+and /health for monitoring.
 
 Errors that Falcon itself raises (no such page, method not allowed) and faults inside the server
 are answered in plain text, never with Falcon's JSON error bodies or a Python traceback, because
@@ -17,6 +18,7 @@ from .control import add_control_routes
 from .envelope import TransactionCounter, send_text
 from .guard import RequestGuard
 from .management import ServerInfo, add_management_routes
+from .observe import HealthPage, MetricsPage, RequestCounts
 from .pages import DeviceSetupPage, ServerSetupPage
 from .resources import DeviceResource, api_sink
 from .served import ServedDevice
@@ -29,7 +31,10 @@ UNROUTED_API = re.compile(r"/(api|management)(/|$)", re.IGNORECASE)
 def create_app(devices: dict[str, list[ServedDevice]], info: ServerInfo, guard: RequestGuard | None = None) -> falcon.App[falcon.Request, falcon.Response]:
     app = falcon.App(middleware=[guard or RequestGuard()])
     transactions = TransactionCounter()
-    app.add_route("/api/v1/{device_type}/{device_number}/{member}", DeviceResource(devices, transactions))
+    counts = RequestCounts()
+    app.add_route("/api/v1/{device_type}/{device_number}/{member}", DeviceResource(devices, transactions, counts))
+    app.add_route("/metrics", MetricsPage(devices.get("focuser", []), counts))
+    app.add_route("/health", HealthPage(devices.get("focuser", [])))
     add_management_routes(app, info, devices, transactions)
     app.add_route("/", Redirect("/setup"))
     app.add_route("/favicon.ico", Redirect("/web/favicon.svg"))

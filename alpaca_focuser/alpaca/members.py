@@ -165,7 +165,7 @@ FOCUSER_MEMBERS: dict[str, dict[str, Operation]] = {
     "ismoving": {"GET": reading(lambda state: state.moving, False, "IsMoving")},
     "maxincrement": {"GET": reading(lambda state: state.max_step, 0)},
     "maxstep": {"GET": reading(lambda state: state.max_step, 0)},
-    "move": {"PUT": put(lambda served, position: served.device.move(position), Param("Position", INT32))},
+    "move": {"PUT": per_client(put(lambda served, position, client: served.device.move(position, client=client), Param("Position", INT32)))},
     "position": {"GET": reading(lambda state: state.position, 0, "Position")},
     "stepsize": {"GET": get(step_size, 0.0)},
     "tempcomp": {"GET": get(lambda served: served.temperature is not None and served.temperature.enabled, False), "PUT": put(set_temp_comp, Param("TempComp", BOOL))},

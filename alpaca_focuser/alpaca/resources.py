@@ -19,6 +19,7 @@ import falcon
 from ..errors import AlpacaError
 from .envelope import NO_VALUE, TransactionCounter, envelope, send_json, send_text
 from .members import MEMBER_TABLES, Operation
+from .observe import UNKNOWN, RequestCounts
 from .protocol import (
     BadRequest,
     ClientIds,
@@ -65,9 +66,10 @@ def allowed_methods(methods: dict[str, Operation]) -> tuple[str, ...]:
 class DeviceResource:
     """Serves ``/api/v1/{device_type}/{device_number}/{member}`` from the member tables."""
 
-    def __init__(self, devices: dict[str, list[ServedDevice]], transactions: TransactionCounter) -> None:
+    def __init__(self, devices: dict[str, list[ServedDevice]], transactions: TransactionCounter, counts: RequestCounts | None = None) -> None:
         self._devices = devices
         self._transactions = transactions
+        self._counts = counts or RequestCounts()
         # Every well-formed path, looked up in one step; anything else goes through _resolve,
         # which says what is wrong with it.
         self._routes = {
@@ -112,6 +114,7 @@ class DeviceResource:
             args = parse_params(operation.params, fields, method, member)
         except BadRequest as problem:
             log.debug("%s %s -> 400 %s", req.method, req.path, problem)
+            self._counts.count(*self._labels(device_type, device_number, member), method, 400)
             send_text(resp, falcon.HTTP_400, str(problem))
             if isinstance(problem, MethodNotAccepted):
                 resp.set_header("Allow", ", ".join(problem.allowed))
@@ -128,7 +131,14 @@ class DeviceResource:
         value, error = self._call(served, operation, args, ids.client_id)
         body = envelope(ids.transaction_id, self._transactions.next(), value, error)
         send_json(resp, body)
+        self._counts.count(str(served.number), member, method, 200, error.number if error is not None else None)
         self._log(req, ids, served, member, body, error)
+
+    def _labels(self, device_type: str, device_number: str, member: str) -> tuple[str, str]:
+        """The focuser and member a refused request names, or "unknown": a client's made-up path
+        must not grow the metrics without end."""
+        known = [str(served.number) for served in self._devices.get(device_type, [])]
+        return (device_number if device_number in known else UNKNOWN), (member if member in MEMBER_TABLES.get(device_type, {}) else UNKNOWN)
 
     def _resolve(self, method: str, device_type: str, device_number: str, member: str) -> tuple[ServedDevice, Operation]:
         served, methods = self._find_member(device_type, device_number, member)
@@ -173,15 +183,20 @@ class DeviceResource:
 
     @staticmethod
     def _log(req: falcon.Request, ids: ClientIds, served: ServedDevice, member: str, body: dict[str, Any], error: AlpacaError | None) -> None:
+        """Every request at DEBUG, its ids also as fields for the JSON log (log_format.py)."""
         if not log.isEnabledFor(logging.DEBUG):
             return
         if error is not None:
             result = f"error 0x{error.number:X} {error.message}"
         else:
             result = repr(body["Value"]) if "Value" in body else "done"
+        fields = {
+            "ClientID": ids.client_id, "ClientTransactionID": ids.transaction_id, "ServerTransactionID": body["ServerTransactionID"],
+            "device": served.label, "member": member, "method": req.method, "result": result, "address": req.remote_addr or "",
+        }  # fmt: skip
         log.debug(
-            "ClientID=%d ClientTransactionID=%d %s %s %s -> %s",
-            ids.client_id, ids.transaction_id, req.method, served.label, member, result,
+            "ClientID=%d ClientTransactionID=%d %s %s %s -> %s (ServerTransactionID=%d)",
+            ids.client_id, ids.transaction_id, req.method, served.label, member, result, body["ServerTransactionID"], extra=fields,
         )  # fmt: skip
 
 

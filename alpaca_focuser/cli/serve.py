@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from .. import log_format
 from ..config import ConfigError, ConfigFile, schema
 from ..config import locations as config_locations
 from ..limits import port_number
@@ -157,11 +158,13 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..server import AlpacaServer, ServerError  # here, so the other subcommands start without the server's imports
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=log_format.TEXT_FORMAT)
     install_log_escaping()
+    early = log_format.EarlyRecords()
     try:
         settings, config_file = load_settings(args)
     except ConfigError as error:
+        early.release("text")
         print(f"alpaca-focuser: {error}", file=sys.stderr)
         return 2
     problem = share_route_problem(settings.focusers[0])
@@ -170,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
               "the port's name", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(settings.server.log_level)
+    early.release(settings.server.log_format)
     server = AlpacaServer(settings, config_file, new_config=None if config_file is not None else config_locations.new_file_path())
     stop = threading.Event()
 

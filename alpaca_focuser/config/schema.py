@@ -34,7 +34,7 @@ from ..safe_text import has_controls, shown
 from ..settings import FocuserSettings, ServerSettings, Spec
 from ..settings import client_settings as client_settings  # declared in settings.py, where the device model reads them too
 from ..settings import port_settings as port_settings
-from .temperature_spec import SPEC_HELP, parse_spec
+from .temperature_spec import CAMERA_HELP, SPEC_HELP, parse_camera, parse_spec
 
 Origin = Literal["the configuration file", "the command line", "a client"]
 FILE: Origin = "the configuration file"
@@ -170,6 +170,10 @@ def _temperature_source(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def _camera_address(value: str) -> str:
+    return parse_camera(value).text if value.strip() else ""
+
+
 def _password_hash(value: str) -> str:
     problem = hash_problem(value) if value else None
     if problem:
@@ -177,12 +181,15 @@ def _password_hash(value: str) -> str:
     return value
 
 
-_RULE_TYPES: dict[str, type] = {"share": str, "port": str, "aux_address": int, "bind_address": str, "temperature_source": str, "password_hash": str}
+_RULE_TYPES: dict[str, type] = {
+    "share": str, "port": str, "aux_address": int, "bind_address": str, "temperature_source": str, "password_hash": str, "camera_address": str,
+}  # fmt: skip
 _RULE_CHECKS: dict[str, Callable[[Any], Any]] = {
     "aux_address": _aux_address,
     "bind_address": _bind_address,
     "temperature_source": _temperature_source,
     "password_hash": _password_hash,
+    "camera_address": _camera_address,
 }
 _RULE_FORMS: dict[str, Callable[[Origin], str]] = {
     "port": lambda origin: port_problem("", client=origin == CLIENT) or "",
@@ -192,6 +199,7 @@ _RULE_FORMS: dict[str, Callable[[Origin], str]] = {
     "bind_address": lambda _: 'an IP address or host name in quotes: "0.0.0.0" for every IPv4 interface, "::" for IPv6 too, '
     '"127.0.0.1" for this machine only',
     "temperature_source": lambda _: SPEC_HELP,
+    "camera_address": lambda _: CAMERA_HELP,
     "password_hash": lambda _: 'text in double quotes, as alpaca-focuser password prints it, or "" for no password',
 }
 

@@ -23,6 +23,7 @@ _RULE_VALUES = {
     "bind_address": "an IP address or host name",
     "temperature_source": "a source, see [Temperature](#temperature-and-temperature-compensation)",
     "password_hash": "made by `alpaca-focuser password`",
+    "camera_address": "`alpaca://HOST:PORT/camera/N`, or `\"\"` for none",
 }
 _TITLES: dict[schema.Table, str] = {"server": "`[server]` key", "focuser": "`[[focuser]]` key"}
 

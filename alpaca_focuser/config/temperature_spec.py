@@ -1,7 +1,8 @@
-"""The ``temperature`` setting's grammar: which sources there are and how each is written.
+"""The grammar of the ``temperature`` setting (which sources there are and how each is written)
+and of the ``camera`` that temperature compensation waits for.
 
 It lives with the configuration, one floor below temperature/, because the configuration checks
-the setting when it loads the file and the temperature service opens the source it names.
+the settings when it loads the file and the temperature service opens what they name.
 """
 
 from __future__ import annotations
@@ -64,3 +65,29 @@ def _alpaca_spec(spec: str) -> SourceSpec:
     if not parts.hostname or port is None or not 1 <= port <= NETWORK_PORT_MAX or match is None or parts.query:
         raise ValueError(example)
     return SourceSpec("alpaca", spec, host=parts.hostname, port=port, number=int(match.group(1)))
+
+
+CAMERA_HELP = '"alpaca://HOST:PORT/camera/N", like "alpaca://192.168.1.20:11111/camera/0", or "" for none'
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    text: str
+    host: str
+    port: int
+    number: int
+
+
+def parse_camera(text: str) -> CameraSpec:
+    """Check a ``camera`` setting; ValueError says what it must be."""
+    parts = urllib.parse.urlsplit(text.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    match = re.fullmatch(r"/camera/(\d{1,4})/?", parts.path)
+    if parts.scheme.lower() != "alpaca" or not parts.hostname or port is None or not 1 <= port <= NETWORK_PORT_MAX or match is None:
+        raise ValueError(CAMERA_HELP)
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(CAMERA_HELP)
+    return CameraSpec(text.strip(), parts.hostname, port, int(match.group(1)))

@@ -20,6 +20,7 @@ from ..celestron.routes import Link, Route, open_link
 from ..errors import InvalidOperation, InvalidValue, NotConnected
 from ..settings import Direction, FocuserSettings, Preset
 from .clock import Clock, SystemClock
+from .history import MoveHistory
 from .interface import FocuserState
 from .journal import MotionJournal
 from .line import unreachable
@@ -64,11 +65,13 @@ class CelestronFocuser(WorkerHost):
         clock: Clock | None = None,
         threaded: bool = True,
         journal: MotionJournal | None = None,
+        history: MoveHistory | None = None,
     ) -> None:
         self.description = "Celestron Focus Motor for SCT and EdgeHD"
         store = SettingsStore(settings, save)
         clock = clock or SystemClock()
-        super().__init__(store, clock, Machine(lambda: store.current, opener, clock, journal), threaded)
+        self.history = history or MoveHistory()
+        super().__init__(store, clock, Machine(lambda: store.current, opener, clock, journal, self.history), threaded)
         self._waiters: list[_Waiter] = []
 
     # ----------------------------------------------------------------- reading
@@ -193,25 +196,26 @@ class CelestronFocuser(WorkerHost):
 
     # ------------------------------------------------------------------ motion
 
-    def move(self, position: int) -> None:
+    def move(self, position: int, *, client: int = 0, reason: str = "client") -> None:
+        """``client`` and ``reason`` say who asked and why, for the move history."""
         with self._cond:
             state = self._require_movable()
-            self._give(MoveOrder(self._positions(state).clamp(position), self._view.identity))
+            self._give(MoveOrder(self._positions(state).clamp(position), self._view.identity, reason=reason, client=client))
 
-    def move_if_idle(self, position: int) -> bool:
+    def move_if_idle(self, position: int, reason: str = "tempcomp") -> bool:
         """Start a move only when nothing moves and no move waits to start: for moves the server
         makes by itself (temperature compensation), which must never replace a client's."""
         with self._cond:
             if self._state.moving or self._orders.order is not None:
                 return False
-            self.move(position)
+            self.move(position, reason=reason)
             return True
 
-    def move_relative(self, steps: int) -> None:
+    def move_relative(self, steps: int, *, client: int = 0) -> None:
         with self._cond:
-            self.move(self._require_movable().position + steps)
+            self.move(self._require_movable().position + steps, client=client)
 
-    def jog(self, rate: int) -> None:
+    def jog(self, rate: int, *, client: int = 0) -> None:
         """Start a jog, or renew the one running at this rate: the worker tells which."""
         if not -commands.RATE_MAX <= rate <= commands.RATE_MAX:
             raise InvalidValue(f"Jog rate {rate} is out of range: give a whole number from -9 to 9 (0 stops).")
@@ -222,7 +226,7 @@ class CelestronFocuser(WorkerHost):
             state = self._require_connected()
             if state.calibration.running:
                 raise InvalidOperation("A calibration is running, so jogging is refused until it ends; stop it with Halt or 'AbortCalibration'.")
-            self._give(JogOrder(rate, self._clock.monotonic(), self._view.identity))
+            self._give(JogOrder(rate, self._clock.monotonic(), self._view.identity, client=client))
 
     def halt(self, reason: str = "Halt") -> None:
         """Stop the motor; returns once it is seen standing, or after HALT_WAIT_S with the stop
@@ -234,7 +238,7 @@ class CelestronFocuser(WorkerHost):
             self._post()
         self._await(lambda: not self._state.stop_pending, HALT_WAIT_S)
 
-    def start_calibration(self) -> None:
+    def start_calibration(self, *, client: int = 0) -> None:
         with self._cond:
             state = self._require_connected()
             if state.calibration.running:
@@ -242,7 +246,7 @@ class CelestronFocuser(WorkerHost):
                     "A calibration is already running; watch it with 'CalibrationStatus' or stop it with 'AbortCalibration'."
                 )
             self._refuse_while_moving(state, "Calibrate")
-            self._give(CalibrateOrder(self._view.identity))
+            self._give(CalibrateOrder(self._view.identity, client=client))
 
     def abort_calibration(self) -> None:
         with self._cond:
@@ -352,9 +356,9 @@ class CelestronFocuser(WorkerHost):
         state = self._state
         return self._store.save_preset(slot, name, position, state, self._positions(state))
 
-    def goto_preset(self, key: int | str) -> Preset:
+    def goto_preset(self, key: int | str, *, client: int = 0) -> Preset:
         preset = self._store.find_preset(key, self._positions(self._state))
-        self.move(preset.position)
+        self.move(preset.position, client=client, reason="preset")
         return preset
 
     def delete_preset(self, key: int | str) -> Preset:

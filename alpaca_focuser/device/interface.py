@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..settings import Direction, FocuserSettings, Preset
+from .history import MoveHistory
 
 
 @dataclass(frozen=True)
@@ -73,23 +74,24 @@ class Focuser(Protocol):
     def disconnect(self) -> None:
         """Stop polling and release the port."""
 
-    def move(self, position: int) -> None:
-        """Start an absolute move to an Alpaca position (clamped to 0..MaxStep); returns at once."""
+    def move(self, position: int, *, client: int = 0, reason: str = "client") -> None:
+        """Start an absolute move to an Alpaca position (clamped to 0..MaxStep); returns at once.
+        ``client`` (a ClientID) and ``reason`` are kept in the move history."""
 
-    def move_if_idle(self, position: int) -> bool:
+    def move_if_idle(self, position: int, reason: str = "tempcomp") -> bool:
         """Like move, but only when the focuser is idle (nothing moving, no move waiting); False otherwise."""
 
-    def move_relative(self, steps: int) -> None:
+    def move_relative(self, steps: int, *, client: int = 0) -> None:
         """Start a move by a signed step count (positive is outward, Position grows); clamped."""
 
     def halt(self) -> None:
         """Stop any motion, and abort a running calibration."""
 
-    def jog(self, rate: int) -> None:
+    def jog(self, rate: int, *, client: int = 0) -> None:
         """Run at a signed manual rate -9..9 (0 stops) until renewed, halted, at a range end or
         stalled; an uncalibrated focuser jogs too, at rates up to 5 (faster ones are slowed)."""
 
-    def start_calibration(self) -> None:
+    def start_calibration(self, *, client: int = 0) -> None:
         """Start calibrating; refused while a move or a calibration is in progress."""
 
     def abort_calibration(self) -> None: ...
@@ -119,9 +121,13 @@ class Focuser(Protocol):
     def save_preset(self, slot: int | None, name: str | None, position: int | None) -> Preset:
         """Save a preset by slot or name, at an Alpaca position (default: the current one)."""
 
-    def goto_preset(self, key: int | str) -> Preset: ...
+    def goto_preset(self, key: int | str, *, client: int = 0) -> Preset: ...
 
     def delete_preset(self, key: int | str) -> Preset: ...
 
     def close(self) -> None:
         """Stop the worker for good (server shutdown)."""
+
+    @property
+    def history(self) -> MoveHistory:
+        """Recent moves, why and how they ended."""

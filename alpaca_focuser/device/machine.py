@@ -21,6 +21,7 @@ from ..celestron.routes import Link, Route
 from ..settings import FocuserSettings
 from .clock import Clock
 from .connection import LineSide
+from .history import MoveHistory
 from .jobs import CalibrationJob, Finished, Job, JogJob, MoveJob
 from .journal import MotionJournal
 from .orders import CalibrateOrder, JogOrder, MoveOrder, Order, Orders
@@ -40,8 +41,10 @@ class Machine(LineSide):
         opener: Callable[[Route], Link],
         clock: Clock,
         journal: MotionJournal | None = None,
+        history: MoveHistory | None = None,
     ) -> None:
         super().__init__(settings, opener, clock, journal or MotionJournal(None))
+        self.history = history or MoveHistory()
 
     def accept(self, orders: Orders) -> None:
         """Take what callers asked for; a stop always wins over an order given before it."""
@@ -162,6 +165,7 @@ class Machine(LineSide):
         self.read_position()
         # Motion the server did not start (a hand controller): reported until the position settles.
         self.external_motion = self.raw != previous
+        self.history.external(self.external_motion, self._alpaca(previous), self._alpaca(self.raw), now=self.clock.time(), mono=self.clock.monotonic())
         interval = self.settings.poll_moving_ms if self.external_motion else self.settings.poll_idle_ms
         self.next_poll = self.clock.monotonic() + interval / 1000
 
@@ -223,9 +227,10 @@ class Machine(LineSide):
         self.stop_sent = False
         self.external_motion = False
         if self.job is not None:
+            asked = reason if ending is None else None  # the stop came from outside the job: Halt, the last client leaving...
             if ending is None and isinstance(self.job, CalibrationJob):
                 ending = Finished(f"Calibration aborted: {reason}." if reason else "Calibration aborted.", failed=True)
-            self._end_job(ending or Finished())
+            self._end_job(ending or Finished(), asked)
         self.journal.standing()
         self.go(Phase.IDLE)
         self.next_poll = self.clock.monotonic() + self.settings.poll_idle_ms / 1000
@@ -259,8 +264,12 @@ class Machine(LineSide):
         if self.phase is not Phase.BUSY:
             self.go(Phase.BUSY)
         self.journal.running(job.kind)
+        self.history.began(order.reason, order.client, self._alpaca(self.raw), order.target, now=self.clock.time(), mono=self.clock.monotonic(), reconnects=self.reconnects)
         job.begin(self)
         self._schedule(job)
+
+    def _alpaca(self, raw: int) -> int:
+        return self.positions.to_alpaca(raw)
 
     def _at_range_end(self, rate: int) -> bool:
         if not self.calibrated:
@@ -280,8 +289,9 @@ class Machine(LineSide):
         interval = job.interval(self) if self.job is job else self.settings.poll_idle_ms / 1000
         self.next_poll = self.clock.monotonic() + interval
 
-    def _end_job(self, finished: Finished) -> None:
+    def _end_job(self, finished: Finished, stopped_for: str | None = None) -> None:
         job, self.job = self.job, None
+        self.history.finished(finished.failed, finished.stop, finished.message, stopped_for, self._alpaca(self.raw), mono=self.clock.monotonic(), reconnects=self.reconnects)
         if finished.failed:
             log.warning("%s", finished.message)
             self.last_error = finished.message

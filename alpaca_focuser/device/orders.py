@@ -22,6 +22,8 @@ class MoveOrder:
     target: int  # Alpaca position, clamped by the caller for display and again by the worker
     identity: Identity | None
     kind: str = "moving"
+    reason: str = "client"  # why, for the move history: client, preset or tempcomp
+    client: int = 0  # the ClientID that asked; 0 for the server's own moves
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class JogOrder:
     identity: Identity | None
     kind: str = "jogging"
     target: None = None
+    reason: str = "jog"
+    client: int = 0
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class CalibrateOrder:
     identity: Identity | None
     kind: str = "calibrating"
     target: None = None
+    reason: str = "calibration"
+    client: int = 0
 
 
 Order = MoveOrder | JogOrder | CalibrateOrder

@@ -9,7 +9,6 @@ description and configured devices over HTTP.
 from __future__ import annotations
 
 import argparse
-import http.client
 import ipaddress
 import json
 import logging
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 import ifaddr
 
 from alpaca_focuser.limits import NETWORK_PORT_MAX, port_number
+from alpaca_focuser.network.outbound import Bounds, OutboundError, request_json
 from alpaca_focuser.network.responder import DISCOVERY_MESSAGE, DISCOVERY_PORT, IPV6_GROUP
 
 log = logging.getLogger(__name__)
@@ -204,20 +204,11 @@ def _collect(sock: socket.socket, answers: dict[Answer, None]) -> None:
 
 
 def _get_value(answer: Answer, path: str, timeout: float) -> object:
-    """GET a management endpoint and return its ``Value``. The Host header carries no IPv6 scope,
-    which some servers reject."""
+    """GET a management endpoint through the bounded outbound client and return its ``Value``.
+    The Host header carries no IPv6 scope, which some servers reject."""
     host = answer.host.split("%", 1)[0]
     host_header = f"[{host}]:{answer.alpaca_port}" if ":" in host else f"{host}:{answer.alpaca_port}"
-    connection = http.client.HTTPConnection(answer.host, answer.alpaca_port, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={"Host": host_header, "Accept": "application/json"})
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    if response.status != 200:
-        raise ValueError(f"{path} answered HTTP {response.status} {body[:200].decode(errors='replace').strip()}")
-    envelope = json.loads(body)
+    envelope = request_json(answer.host, answer.alpaca_port, "GET", path, what="an Alpaca server", headers={"Host": host_header}, bounds=Bounds(timeout_s=timeout))
     if not isinstance(envelope, dict) or "Value" not in envelope:
         raise ValueError(f"{path} answered JSON without a Value")
     return envelope["Value"]
@@ -235,7 +226,7 @@ def describe(answer: Answer, timeout: float = HTTP_TIMEOUT_S) -> Found:
             if isinstance(entry, dict):
                 found.devices.append(Device(str(entry.get("DeviceType", "?")), int(entry.get("DeviceNumber", -1)),
                                             str(entry.get("DeviceName", "")), str(entry.get("UniqueID", ""))))
-    except (OSError, ValueError, TypeError, http.client.HTTPException) as error:
+    except (OutboundError, ValueError, TypeError) as error:
         found.error = f"{answer.base_url} answered discovery but not its management API: {error}"
     return found
 

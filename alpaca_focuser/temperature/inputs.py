@@ -4,8 +4,8 @@ Sources read what anybody can write or serve: a file a script rewrites (or appen
 path that names /dev/zero or a FIFO by mistake, a web server that is not what it claims to be.
 Reading any of them whole lets one mistake fill a Raspberry Pi's memory, and opening a FIFO or a
 device can block the reader for ever. So only a regular file is opened, without blocking, and only
-its last few KiB are read; JSON nested deeper than an Alpaca reply is refused before it is parsed
-(deep nesting exhausts Python's recursion). Numbers are plain decimals: Python's own syntax also
+its last few KiB are read (an Alpaca device is called through network/outbound.py, with the same
+care). Numbers are plain decimals: Python's own syntax also
 takes "1_1" (eleven), digits of other scripts, "inf" and "nan", none of which a sensor writes.
 """
 
@@ -16,8 +16,9 @@ import re
 import stat
 from pathlib import Path
 
+from ..safe_text import clipped
+
 FILE_READ_LIMIT = 4096  # bytes from the end of a file: dozens of lines of a log that keeps growing
-JSON_DEPTH_LIMIT = 4  # an Alpaca reply is one flat object; a little room for a vendor's extras
 _DECIMAL = re.compile(rb"[+-]?[0-9]+(?:\.[0-9]+)?")
 _INTEGER = re.compile(rb"[+-]?[0-9]+")
 # Opening a FIFO without O_NONBLOCK waits for a writer; O_NOCTTY keeps a terminal from becoming ours.
@@ -33,13 +34,6 @@ _KINDS = (
 
 class SourceError(Exception):
     """A reading that failed; the message says what happened and what to check."""
-
-
-def clipped(text: str, limit: int) -> str:
-    """Text from outside cut to one short line for a message: a long answer or one with line
-    breaks would otherwise fill or forge lines of the log."""
-    line = "".join(char if char.isprintable() else "?" for char in text[: limit + 1])
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def shown(data: bytes | str, limit: int = 40) -> str:
@@ -125,27 +119,3 @@ def integer(text: bytes, what: str) -> int:
     if not _INTEGER.fullmatch(text):
         raise SourceError(f"{what} gave {shown(text)}, not a whole number")
     return int(text)
-
-
-def json_too_deep(text: str) -> bool:
-    """Whether arrays and objects in ``text`` nest deeper than JSON_DEPTH_LIMIT, found without
-    parsing it (brackets inside strings do not count)."""
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > JSON_DEPTH_LIMIT:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config.temperature_spec import parse_camera
 from ..device import Focuser, FocuserState
 from ..errors import AlpacaError, DriverError, InvalidOperation, InvalidValue, NotImplementedAlpaca
+from .camera import CameraWatch
 from .compensation import Compensator
 from .fit import Fit, fit
 from .focus_log import FocusLog, RestWatcher
@@ -84,6 +86,8 @@ class TemperatureService:
         self.observations = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._camera: CameraWatch | None = None
+        self._held = ""  # why a due compensation move waits for the camera, "" when it does not
 
     # ------------------------------------------------------------ lifecycle
 
@@ -96,6 +100,8 @@ class TemperatureService:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5.0)
+        if self._camera is not None:
+            self._camera.close()
         self.reader.close()
 
     def _run(self) -> None:
@@ -169,7 +175,9 @@ class TemperatureService:
     def _compensate(self, state: FocuserState, health: TemperatureHealth, now: float) -> None:
         if not self._compensator.enabled:
             self._set_pause("")
+            self._held = ""
             return
+        self._camera_watch()  # watched from the moment compensation is on, so its state is known when a move is due
         if not state.connected:
             self._set_pause(f"waiting for the focuser to connect ({state.last_error or 'not connected'})")
             return
@@ -181,6 +189,9 @@ class TemperatureService:
             return
         step = self._compensator.target(health.celsius, state.position, state.max_step)
         if step is None:
+            self._held = ""
+            return
+        if self._waits_for_camera():
             return
         reference = self._compensator.reference_c
         try:
@@ -205,6 +216,34 @@ class TemperatureService:
                 self.device.name, step.wanted - state.position, self._compensator.max_step, step.target - state.position,
             )  # fmt: skip
 
+    def _camera_watch(self) -> CameraWatch | None:
+        """The camera of the settings in force (a client may change it on the settings form)."""
+        wanted = self.device.settings.camera
+        if self._camera is not None and self._camera.spec.text != wanted:
+            self._camera.close(wait=False)  # under the service's lock: never wait on a camera
+            self._camera = None
+        if self._camera is None and wanted:
+            self._camera = CameraWatch(parse_camera(wanted), lambda: self._compensator.enabled)
+            self._camera.start()
+        return self._camera
+
+    def _waits_for_camera(self) -> bool:
+        """A due move waits while the camera takes a frame, and while it cannot be read when
+        camera_unreachable is "wait"; the reason shows in the status as "held: ..."."""
+        camera = self._camera_watch()
+        view = camera.view if camera is not None else None
+        held = ""
+        if view is not None and not view.read_at:
+            held = "held: waiting for the camera's first answer"
+        elif view is not None and view.busy:
+            held = f"held: camera {view.busy}"
+        elif view is not None and view.problem and self.device.settings.camera_unreachable == "wait":
+            held = f"held: the camera cannot be read ({view.problem})"
+        if held != self._held:
+            log.debug("Temperature compensation of %s: %s", self.device.name, held or "the camera is between frames")
+        self._held = held
+        return bool(held)
+
     def _set_pause(self, reason: str) -> None:
         if reason == self._pause:
             return
@@ -227,12 +266,20 @@ class TemperatureService:
                     "steps_per_c": self.coefficient,
                     "threshold_c": self._compensator.threshold_c,
                     "max_step": self._compensator.max_step,
-                    "state": self._pause or ("following the temperature" if self._compensator.enabled else "off"),
+                    "state": self._pause or self._held or ("following the temperature" if self._compensator.enabled else "off"),
+                    "camera": self._camera_status(),
                     "anchor": None if anchor is None else {"celsius": round(anchor.celsius, 2), "position": anchor.position},
                     "recent_moves": [move.as_dict() for move in self._moves],
                 },
                 "focus_log": {"points": len(self.focus_log.points()), "file": str(self.focus_log.path) if self.focus_log.path else None, "rest_s": self._rests.rest_s},
             }
+
+    def _camera_status(self) -> dict[str, Any] | None:
+        camera = self._camera
+        if camera is None:
+            return None
+        view = camera.view
+        return {"address": camera.spec.text, "busy": view.busy, "problem": view.problem, "read": clock_text(view.read_at) if view.read_at else None}
 
     def log_points(self) -> list[dict[str, Any]]:
         return [{"id": p.id, "time": clock_text(p.time), "celsius": p.celsius, "position": p.position} for p in self.focus_log.points()]

@@ -9,21 +9,17 @@ delay an Alpaca call. What they read is bounded and strict (inputs.py).
 
 from __future__ import annotations
 
-import http.client
-import itertools
-import json
 import math
 import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, NoReturn, Protocol
+from typing import Protocol
 
 from ..config.temperature_spec import SourceSpec
-from .inputs import SourceError, clipped, decimal, first_bytes, integer, json_too_deep, last_line
+from ..network.outbound import TIMEOUT_S, AlpacaDevice, Bounds, OutboundError
+from ..safe_text import clipped
+from .inputs import SourceError, decimal, first_bytes, integer, last_line
 
 W1_ROOT = Path("/sys/bus/w1/devices")
 # 1-wire family codes of the Maxim temperature sensors whose w1_slave file reads "t=<millidegrees>".
@@ -31,9 +27,7 @@ W1_TEMPERATURE_FAMILIES = ("10", "22", "28", "3b", "42")
 _W1_ID = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{12}$")
 DS18B20_POWER_ON_MILLIDEGREES = 85000  # what the sensor answers before its first conversion
 PLAUSIBLE_C = (-80.0, 80.0)  # anything outside is a broken sensor, not weather
-ALPACA_TIMEOUT_S = 3.0  # for each step of a request, and for the whole answer
-ALPACA_REPLY_LIMIT = 16384  # bytes; an Alpaca Temperature reply is about 150
-ALPACA_CLIENT_ID = 7217  # any fixed number identifies this server's reads in the station's log
+ALPACA_TIMEOUT_S = TIMEOUT_S
 
 @dataclass(frozen=True)
 class Reading:
@@ -132,97 +126,22 @@ class W1Source:
         return Reading(_plausible(millidegrees / 1000.0, f"the 1-wire sensor {folder.name}"), measured_at)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A weather device answers at the address it was given. A redirect could lead anywhere
-    (another host, another service on this one), so it is refused, never followed."""
-
-    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: object, newurl: str) -> NoReturn:
-        fp.close()
-        raise SourceError(
-            f"{req.full_url} answered with a redirect (HTTP {code}) to {clipped(newurl, 120)}; redirects are not followed: "
-            "put the weather device's own address in the temperature setting"
-        )
-
-
-# No proxies from the environment either: the weather device is reached directly, as configured.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
-
-
 class AlpacaSource:
-    """The Temperature of an Alpaca ObservingConditions device, read over HTTP.
-
-    A station that says it is not connected (0x407) is asked to connect once, then read again.
-    Its answer is read up to ALPACA_REPLY_LIMIT bytes and within ALPACA_TIMEOUT_S.
-    """
+    """The Temperature of an Alpaca ObservingConditions device, read through the bounded outbound
+    client (network/outbound.py): a station that says it is not connected is asked to connect
+    once, then read again."""
 
     def __init__(self, description: str, host: str, port: int, number: int, timeout: float = ALPACA_TIMEOUT_S) -> None:
         self.description = description
-        address = f"[{host}]" if ":" in host else host
-        self.base = f"http://{address}:{port}/api/v1/observingconditions/{number}"
-        self.timeout = timeout
-        self._transactions = itertools.count(1)
+        self.device = AlpacaDevice(host, port, "observingconditions", number, "the weather device", Bounds(timeout_s=timeout))
+        self.base = self.device.base
 
     def read(self) -> Reading:
-        reply = self._call("GET", "temperature")
-        if reply.get("ErrorNumber") == 0x407:
-            self._call("PUT", "connected", {"Connected": "True"}, check=True)
-            reply = self._call("GET", "temperature")
+        try:
+            value = self.device.value("temperature")
+        except OutboundError as exc:
+            raise SourceError(str(exc)) from None
         measured_at = time.time()
-        self._check(reply, "temperature")
-        value = reply.get("Value")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise SourceError(f"{self.base}/temperature answered {clipped(repr(value), 40)}, not a number of degrees Celsius")
         return Reading(_plausible(float(value), f"{self.base}/temperature"), measured_at)
-
-    def _call(self, method: str, member: str, form: dict[str, str] | None = None, check: bool = False) -> dict[str, object]:
-        ids = {"ClientID": str(ALPACA_CLIENT_ID), "ClientTransactionID": str(next(self._transactions))}
-        url = f"{self.base}/{member}"
-        if method == "GET":
-            request = urllib.request.Request(f"{url}?{urllib.parse.urlencode(ids)}")
-        else:
-            body = urllib.parse.urlencode({**(form or {}), **ids}).encode()
-            request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/x-www-form-urlencoded"})
-        try:
-            with _OPENER.open(request, timeout=self.timeout) as response:
-                text = self._body(response, url).decode("utf-8", errors="replace")
-        except urllib.error.HTTPError as exc:
-            detail = clipped(exc.read(300).decode("utf-8", errors="replace").strip(), 200)
-            raise SourceError(f"{url} answered HTTP {exc.code}: {detail or exc.reason}") from None
-        except http.client.HTTPException as exc:
-            raise SourceError(f"{self.base} did not answer as a web server does ({type(exc).__name__}); is that the address of an Alpaca device?") from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise SourceError(f"cannot reach the weather device at {self.base}: {reason}; check that it runs and the address") from None
-        if json_too_deep(text):
-            raise SourceError(f"{url} answered JSON nested deeper than any Alpaca reply; is that an Alpaca ObservingConditions device?")
-        try:
-            reply = json.loads(text)
-        except ValueError:
-            raise SourceError(f"{url} did not answer Alpaca JSON; is that an Alpaca ObservingConditions device?") from None
-        if not isinstance(reply, dict):
-            raise SourceError(f"{url} did not answer an Alpaca reply object")
-        if check:
-            self._check(reply, member)
-        return reply
-
-    def _body(self, response: http.client.HTTPResponse, url: str) -> bytes:
-        """The answer's body, refused once it is longer than any Alpaca reply or slower than the
-        timeout in all (a server trickling bytes would otherwise hold the reader for ever)."""
-        deadline = time.monotonic() + self.timeout
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := response.read1(4096):
-            size += len(chunk)
-            if size > ALPACA_REPLY_LIMIT:
-                raise SourceError(f"{url} answered more than {ALPACA_REPLY_LIMIT // 1024} KiB, far more than an Alpaca reply; is that an Alpaca ObservingConditions device?")
-            if time.monotonic() > deadline:
-                raise SourceError(f"{url} took more than {self.timeout:g} s to answer; check the weather device and the network")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _check(self, reply: dict[str, object], member: str) -> None:
-        number = reply.get("ErrorNumber", 0)
-        if number:
-            message = clipped(str(reply.get("ErrorMessage") or "no message"), 200)
-            code = f"0x{number:X}" if isinstance(number, int) else clipped(repr(number), 40)
-            raise SourceError(f"the weather device at {self.base} refused {member}: error {code} ({message})")

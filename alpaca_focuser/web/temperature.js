@@ -51,6 +51,12 @@
     const comp = status.tempcomp;
     $("tempcomp").textContent = comp.available ? `${comp.on ? "on" : "off"} (${comp.state}), threshold ${comp.threshold_c} °C` : "unavailable: no coefficient yet";
     $("coefficient").textContent = comp.steps_per_c === null ? "none" : `${comp.steps_per_c} steps per °C`;
+    const camera = comp.camera;
+    $("camera-row").hidden = !camera;
+    if (camera) {
+      const now = camera.problem ? `cannot be read: ${camera.problem}` : camera.busy || (camera.read ? "between frames" : "not read yet");
+      $("camera").textContent = `${camera.address}: ${now}`;
+    }
   }
 
   function svg(name, attributes, text) {
