@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from ..json_nesting import json_nesting
+
 UINT32_MAX = 4_294_967_295
 INT32_MIN = -2_147_483_648
 INT32_MAX = 2_147_483_647
@@ -81,7 +83,7 @@ def decode_client_json(text: str) -> Any:
     """
     if len(text) > JSON_MAX_CHARS:
         raise ClientJsonRefused(f"is {len(text)} characters long; at most {JSON_MAX_CHARS} are accepted")
-    if _nesting(text) > JSON_MAX_DEPTH:
+    if json_nesting(text, JSON_MAX_DEPTH) > JSON_MAX_DEPTH:
         raise ClientJsonRefused(f"nests arrays or objects more than {JSON_MAX_DEPTH} levels deep")
     return json.loads(text, parse_int=_json_integer, parse_float=_json_float)
 
@@ -102,28 +104,6 @@ def _json_float(text: str) -> float:
     if not abs(value) < 10**JSON_MAX_DIGITS:
         raise ClientJsonRefused(f"holds a number of more than {JSON_MAX_DIGITS} digits")
     return value
-
-
-def _nesting(text: str) -> int:
-    """The deepest nesting of [ and { outside strings (a quick scan; the decoder checks the rest)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 class Fields:

@@ -25,6 +25,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
+from ..json_nesting import json_nesting
 from ..safe_text import clipped
 
 TIMEOUT_S = 3.0  # for each step of a request, and for the whole answer
@@ -53,27 +54,8 @@ class Bounds:
 
 
 def json_too_deep(text: str, limit: int = JSON_DEPTH_LIMIT) -> bool:
-    """Whether arrays and objects in ``text`` nest deeper than ``limit``, found without parsing it
-    (brackets inside strings do not count)."""
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
+    """Whether arrays and objects in ``text`` nest deeper than ``limit``, found without parsing it."""
+    return json_nesting(text, limit) > limit
 
 
 def request_json(
