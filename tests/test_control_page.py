@@ -256,6 +256,7 @@ def test_the_guided_calibration_with_abort_then_to_the_end(phone_page):
         page.mouse.up()
         wait_for(lambda: not running.motor().moving, what="the jog to stop on release")
         assert running.motor().stops[-1].reason == "stopped" and running.motor().position > start
+        wait_for(lambda: not get(running, "ismoving"), what="the server to see the jog's stop done")  # else Calibrate is refused
         start_calibration(page)
         wait_for(lambda: action(running.url, "CalibrationStatus")["running"], what="the calibration to start")
         expect(page.locator("#cal-progress")).to_be_visible()
