@@ -187,3 +187,15 @@ def test_two_clients_the_worker_and_a_line_fault_racing_leave_nothing_running():
         standing = running.motor().position
         assert running.focuser().state.raw_position == standing
         assert value(running, "position", 31) == running.focuser().state.position
+
+
+def test_a_page_that_asks_for_a_short_lease_lets_go_when_it_stops_polling():
+    """The pages send Alpaca-Focuser-Lease: a frozen or crashed tab (no pagehide) lets go after its
+    own lease, not after the server's longer one."""
+    from alpaca_focuser.alpaca.connection import LEASE_MIN_S
+
+    with leased_server(lease_s=300) as running:
+        short = {"Alpaca-Focuser-Lease": str(int(LEASE_MIN_S))}
+        assert requests.put(running.api("connect"), data={"ClientID": 51}, headers=short, timeout=10).json()["ErrorNumber"] == 0
+        wait_for(lambda: value(running, "connected", 51), what="the page to be connected")
+        wait_for(lambda: running.focuser().state.activity == "off", LEASE_MIN_S + 10, "the page's short lease to lapse")

@@ -119,7 +119,9 @@ def test_a_mount_program_that_stops_reading_does_not_disturb_the_focuser_and_los
     path = tmp_path / "mount"
     with shared_focuser("hc", f"pty:{path}") as rig, serial.Serial(str(path), 9600, timeout=0.5) as program:
         asked = 0
+        deadline = time.monotonic() + 60  # a bounded load, whatever happens
         while share_status(rig)["mount"]["answered"] < 8000:  # far more than the pty's buffers and the outbox hold
+            assert time.monotonic() < deadline, "the hub stopped answering a program that does not read"
             program.write(b"e" * 16)
             asked += 16
             time.sleep(0.002)
